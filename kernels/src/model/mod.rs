@@ -1,0 +1,176 @@
+//! Energy models p(x) ∝ exp(−E(x)) over x ∈ {0,1}^d and the trait they share.
+//!
+//! Every model keeps its parameters in one flat `Vec<f32>` described by [`TensorSpec`]s, so the
+//! optimizer, the gradient buffers and safetensors I/O treat all models alike.
+
+mod mlp;
+mod quadratic;
+mod rbm;
+
+pub use mlp::Mlp;
+pub use quadratic::Quadratic;
+pub use rbm::Rbm;
+
+use crate::bits::BitBatch;
+
+/// Which energy a model computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ModelKind {
+    /// Boltzmann machine / Ising: E = −(½ sᵀJs + hᵀs), s = 2x − 1.
+    Quadratic,
+    /// Free energy of a binary RBM: E = −bᵀx − Σⱼ softplus(cⱼ + Wⱼ·x).
+    Rbm,
+    /// MLP d → H → … → H → 1 with Swish a·σ(βa) on hidden layers.
+    Mlp,
+}
+
+impl ModelKind {
+    /// The name used in safetensors metadata and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Quadratic => "quadratic",
+            ModelKind::Rbm => "rbm",
+            ModelKind::Mlp => "mlp",
+        }
+    }
+
+    /// Parses [`ModelKind::name`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "quadratic" => Some(ModelKind::Quadratic),
+            "rbm" => Some(ModelKind::Rbm),
+            "mlp" => Some(ModelKind::Mlp),
+            _ => None,
+        }
+    }
+}
+
+/// One named tensor inside a model's flat parameter vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// safetensors key, e.g. `layers.0.weight`.
+    pub name: String,
+    /// Shape in the interchange (PyTorch) layout, e.g. `[out, in]`.
+    pub shape: Vec<usize>,
+    /// First element in the flat parameter vector.
+    pub offset: usize,
+    /// For 2-D tensors: stored in the flat vector as the transpose of `shape` (row-major), because
+    /// the kernels gather rows of it. I/O converts.
+    pub transposed: bool,
+}
+
+impl TensorSpec {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True for a tensor with no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The element range in the flat parameter vector.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.len()
+    }
+}
+
+/// Builds consecutive [`TensorSpec`]s.
+pub(crate) fn layout(items: &[(&str, &[usize], bool)]) -> Vec<TensorSpec> {
+    let mut off = 0;
+    items
+        .iter()
+        .map(|(name, shape, transposed)| {
+            let t = TensorSpec {
+                name: name.to_string(),
+                shape: shape.to_vec(),
+                offset: off,
+                transposed: *transposed,
+            };
+            off += t.len();
+            t
+        })
+        .collect()
+}
+
+/// A binary energy-based model and its kernels. Buffers are row-major; `n` is `x.n()`.
+///
+/// All kernels are deterministic for a given input and rayon thread count.
+pub trait EnergyModel: Send + Sync {
+    /// Which energy this is.
+    fn kind(&self) -> ModelKind;
+    /// Input dimension d.
+    fn dim(&self) -> usize;
+    /// The named tensors inside [`EnergyModel::params`].
+    fn tensors(&self) -> &[TensorSpec];
+    /// All parameters, flat.
+    fn params(&self) -> &[f32];
+    /// All parameters, flat, for an optimizer. Call [`EnergyModel::params_changed`] afterwards.
+    fn params_mut(&mut self) -> &mut [f32];
+    /// Re-establishes invariants after a parameter update (e.g. J's zero diagonal and symmetry).
+    fn params_changed(&mut self) {}
+    /// Extra model settings for safetensors metadata (besides `model`).
+    fn metadata(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// `out[r] = E(x_r)`; `out.len() == n`.
+    fn energy(&self, x: &BitBatch, out: &mut [f32]);
+
+    /// `out[r·d + i] = ΔEᵢ(x_r) = E(x_r with bit i flipped) − E(x_r)`; `out.len() == n·d`.
+    fn delta_all(&self, x: &BitBatch, out: &mut [f32]);
+
+    /// ΔE at chosen bits: with s = `idx.len() / n`, `out[r·s + j] = ΔE_{idx[r·s + j]}(x_r)`.
+    fn delta_at(&self, x: &BitBatch, idx: &[u32], out: &mut [f32]);
+
+    /// `energy[r] = E(x_r)` and `grad[r·d + i] = ∂E/∂xᵢ` at the binary point x_r (E extended to
+    /// real x by its formula).
+    fn input_grad(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]);
+
+    /// Accumulates (adds) into `grad` (length = number of parameters) the parameter gradient of
+    /// Σ_r w_base[r]·E(x_r) + Σ_{r,j} w_flip[r·s+j]·E(x_r flipped at idx[r·s+j]), s = idx.len()/n.
+    /// This one weighted backward pass is what every objective is built from. `w_base.len() == n`.
+    fn param_grad(
+        &self,
+        x: &BitBatch,
+        w_base: &[f32],
+        idx: &[u32],
+        w_flip: &[f32],
+        grad: &mut [f32],
+    );
+
+    /// Number of parameters.
+    fn num_params(&self) -> usize {
+        self.params().len()
+    }
+
+    /// Proposal log-weights of RMwGGIS: `out[r·d+i] = 2·(2x_i − 1)·∂E/∂x_i`, the first-order Taylor
+    /// estimate of −2·ΔEᵢ... sign: term = exp(−2ΔEᵢ) ≈ exp(−2·(1−2xᵢ)·gᵢ) = exp(2(2xᵢ−1)gᵢ).
+    /// Also returns energies in `energy`.
+    fn proposal_logits(&self, x: &BitBatch, energy: &mut [f32], out: &mut [f32]) {
+        self.input_grad(x, energy, out);
+        let d = self.dim();
+        for r in 0..x.n() {
+            let row = x.row(r);
+            for (i, g) in out[r * d..(r + 1) * d].iter_mut().enumerate() {
+                *g *= 2.0 * crate::bits::spin(row, i);
+            }
+        }
+    }
+}
+
+/// Fills a buffer with a deterministic pseudo-random sequence (SplitMix64) scaled to ±`scale`:
+/// model initialisation without a dependency on the data crates' RNG.
+pub(crate) fn fill_uniform(buf: &mut [f32], seed: u64, scale: f32) {
+    let mut z = seed;
+    for v in buf.iter_mut() {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut y = z;
+        y = (y ^ (y >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        y = (y ^ (y >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        y ^= y >> 31;
+        let u = (y >> 40) as f32 / (1u64 << 24) as f32; // [0,1)
+        *v = (2.0 * u - 1.0) * scale;
+    }
+}

@@ -1,0 +1,363 @@
+//! Quadratic (Boltzmann machine / Ising) energy E(x) = −(½ sᵀJs + hᵀs), s = 2x − 1.
+//!
+//! J is symmetric with a zero diagonal (re-imposed by `params_changed`). Everything is built on
+//! the local field f = J·s = 2·Σ_{j: xⱼ=1} J[j,:] − rowsum(J), one gather-add over the set bits.
+
+use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
+use crate::bits::{for_each_one, spin, BitBatch};
+use crate::dense::{gemm, Operand};
+use crate::{simd, KernelError};
+use rayon::prelude::*;
+
+/// Quadratic energy over d bits: parameters `J` [d, d] and `h` [d].
+#[derive(Clone, Debug)]
+pub struct Quadratic {
+    d: usize,
+    tensors: Vec<TensorSpec>,
+    params: Vec<f32>,
+    /// Σⱼ J[i,j], refreshed by `params_changed`.
+    rowsum: Vec<f32>,
+}
+
+impl Quadratic {
+    /// A model with J entries uniform in ±`scale` (symmetrized, zero diagonal) and h = 0.
+    pub fn random(d: usize, scale: f32, seed: u64) -> Self {
+        let mut m = Self::zeros(d);
+        fill_uniform(&mut m.params[..d * d], seed, scale);
+        m.params_changed();
+        m
+    }
+
+    /// The model with J = 0 and h = 0 (the uniform distribution).
+    pub fn zeros(d: usize) -> Self {
+        let tensors = layout(&[("J", &[d, d], false), ("h", &[d], false)]);
+        Quadratic {
+            d,
+            tensors,
+            params: vec![0.0; d * d + d],
+            rowsum: vec![0.0; d],
+        }
+    }
+
+    /// A model from J (row-major d × d) and h; J must be symmetric (to 1e-6 relative) and finite.
+    pub fn from_parts(j: &[f32], h: &[f32]) -> Result<Self, KernelError> {
+        let d = h.len();
+        if j.len() != d * d {
+            return Err(KernelError::Tensor {
+                name: "J".into(),
+                problem: format!("expected {d}×{d} = {} elements, got {}", d * d, j.len()),
+            });
+        }
+        let bad = |name: &str, v: &[f32]| {
+            v.iter()
+                .position(|x| !x.is_finite())
+                .map(|k| (name.to_string(), k))
+        };
+        if let Some((name, k)) = bad("J", j).or_else(|| bad("h", h)) {
+            return Err(KernelError::Tensor {
+                name,
+                problem: format!("element {k} is not finite"),
+            });
+        }
+        for a in 0..d {
+            for b in 0..a {
+                let (x, y) = (j[a * d + b], j[b * d + a]);
+                if (x - y).abs() > 1e-6 * x.abs().max(y.abs()).max(1.0) {
+                    return Err(KernelError::Tensor {
+                        name: "J".into(),
+                        problem: format!("not symmetric at ({a}, {b}): {x} vs {y}"),
+                    });
+                }
+            }
+        }
+        let mut m = Self::zeros(d);
+        m.params[..d * d].copy_from_slice(j);
+        m.params[d * d..].copy_from_slice(h);
+        m.params_changed();
+        Ok(m)
+    }
+
+    /// The coupling matrix J, row-major d × d.
+    pub fn j(&self) -> &[f32] {
+        &self.params[..self.d * self.d]
+    }
+
+    /// The field h.
+    pub fn h(&self) -> &[f32] {
+        &self.params[self.d * self.d..]
+    }
+
+    /// Local field f = J·s of one packed row: 2·Σ_{set j} J[j,:] − rowsum. O(popcount·d).
+    pub fn local_field(&self, row: &[u64], f: &mut [f32]) {
+        f.iter_mut().for_each(|v| *v = 0.0);
+        simd::gather_add(row, self.j(), self.d, f);
+        for (fi, r) in f.iter_mut().zip(&self.rowsum) {
+            *fi = 2.0 * *fi - r;
+        }
+    }
+
+    /// fᵢ = (J·s)ᵢ for one index: 2·Σ_{set j} J[i,j] − rowsumᵢ. O(popcount).
+    fn local_field_at(&self, row: &[u64], i: usize) -> f32 {
+        let ji = &self.j()[i * self.d..(i + 1) * self.d];
+        let mut acc = 0f32;
+        for_each_one(row, |j| acc += ji[j]);
+        2.0 * acc - self.rowsum[i]
+    }
+}
+
+impl EnergyModel for Quadratic {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Quadratic
+    }
+    fn dim(&self) -> usize {
+        self.d
+    }
+    fn tensors(&self) -> &[TensorSpec] {
+        &self.tensors
+    }
+    fn params(&self) -> &[f32] {
+        &self.params
+    }
+    fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+
+    /// J ← (J + Jᵀ)/2 with zero diagonal; refresh row sums.
+    fn params_changed(&mut self) {
+        let d = self.d;
+        let j = &mut self.params[..d * d];
+        for a in 0..d {
+            j[a * d + a] = 0.0;
+            for b in 0..a {
+                let m = 0.5 * (j[a * d + b] + j[b * d + a]);
+                j[a * d + b] = m;
+                j[b * d + a] = m;
+            }
+        }
+        self.rowsum = (0..d).map(|a| j[a * d..(a + 1) * d].iter().sum()).collect();
+    }
+
+    /// E = −(½ sᵀf + hᵀs). O(n·popcount·d).
+    fn energy(&self, x: &BitBatch, out: &mut [f32]) {
+        let d = self.d;
+        out.par_iter_mut().enumerate().for_each_init(
+            || vec![0f32; d],
+            |f, (r, e)| {
+                let row = x.row(r);
+                self.local_field(row, f);
+                let h = self.h();
+                *e = -(0..d)
+                    .map(|i| spin(row, i) * (0.5 * f[i] + h[i]))
+                    .sum::<f32>();
+            },
+        );
+    }
+
+    /// ΔEᵢ = 2·sᵢ·(fᵢ + hᵢ) with f = J·s; O(n·popcount·d).
+    fn delta_all(&self, x: &BitBatch, out: &mut [f32]) {
+        let d = self.d;
+        if d == 0 {
+            return;
+        }
+        out.par_chunks_mut(d).enumerate().for_each_init(
+            || vec![0f32; d],
+            |f, (r, o)| {
+                let row = x.row(r);
+                self.local_field(row, f);
+                let h = self.h();
+                for i in 0..d {
+                    o[i] = 2.0 * spin(row, i) * (f[i] + h[i]);
+                }
+            },
+        );
+    }
+
+    /// ΔEᵢ = 2·sᵢ·(fᵢ + hᵢ) at s chosen i, fᵢ from row i of J over the set bits; O(n·s·popcount).
+    fn delta_at(&self, x: &BitBatch, idx: &[u32], out: &mut [f32]) {
+        let n = x.n();
+        if n == 0 || idx.is_empty() {
+            return;
+        }
+        let s = idx.len() / n;
+        out.par_chunks_mut(s).enumerate().for_each(|(r, o)| {
+            let row = x.row(r);
+            for (k, &i) in idx[r * s..(r + 1) * s].iter().enumerate() {
+                let i = i as usize;
+                o[k] = 2.0 * spin(row, i) * (self.local_field_at(row, i) + self.h()[i]);
+            }
+        });
+    }
+
+    /// ∂E/∂xᵢ = 2·∂E/∂sᵢ = −2·(fᵢ + hᵢ); O(n·popcount·d).
+    fn input_grad(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]) {
+        let d = self.d;
+        if d == 0 {
+            return;
+        }
+        grad.par_chunks_mut(d)
+            .zip(energy.par_iter_mut())
+            .enumerate()
+            .for_each_init(
+                || vec![0f32; d],
+                |f, (r, (g, e))| {
+                    let row = x.row(r);
+                    self.local_field(row, f);
+                    let h = self.h();
+                    let mut en = 0f32;
+                    for i in 0..d {
+                        en -= spin(row, i) * (0.5 * f[i] + h[i]);
+                        g[i] = -2.0 * (f[i] + h[i]);
+                    }
+                    *e = en;
+                },
+            );
+    }
+
+    /// ∂E/∂J = −½ s sᵀ, ∂E/∂h = −s. For base row r with flips s'ⱼ = s − 2sᵢe_i (i = idx):
+    /// Σ wₖ s'ₖs'ₖᵀ = W·s sᵀ − 2Σⱼ wⱼ sᵢ(e_i sᵀ + s e_iᵀ) + 4Σⱼ wⱼ e_i e_iᵀ with W = w_base + Σⱼ wⱼ,
+    /// so the dense part is one rank-n GEMM (faer) and each flip costs O(d): O(n·d² + n·s·d).
+    fn param_grad(
+        &self,
+        x: &BitBatch,
+        w_base: &[f32],
+        idx: &[u32],
+        w_flip: &[f32],
+        grad: &mut [f32],
+    ) {
+        let (n, d) = (x.n(), self.d);
+        if n == 0 || d == 0 {
+            return;
+        }
+        let s = idx.len() / n;
+        // Spins (n × d) and W-scaled spins.
+        let mut sp = vec![0f32; n * d];
+        let mut ws = vec![0f32; n * d];
+        for r in 0..n {
+            let row = x.row(r);
+            let w = w_base[r] + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
+            for i in 0..d {
+                sp[r * d + i] = spin(row, i);
+                ws[r * d + i] = w * sp[r * d + i];
+            }
+        }
+        let (gj, gh) = grad.split_at_mut(d * d);
+        // gJ += −½ Σ_r W_r s_r s_rᵀ.
+        gemm(
+            gj,
+            d,
+            d,
+            Operand::t(&ws, n, d),
+            Operand::new(&sp, n, d),
+            -0.5,
+            true,
+        );
+        for r in 0..n {
+            let srow = &sp[r * d..(r + 1) * d];
+            for c in 0..d {
+                gh[c] -= ws[r * d + c];
+            }
+            for j in 0..s {
+                let (i, w) = (idx[r * s + j] as usize, w_flip[r * s + j]);
+                if w == 0.0 {
+                    continue;
+                }
+                let si = srow[i];
+                // −½·(−2 w sᵢ)(e_i sᵀ + s e_iᵀ) = w sᵢ (row i + column i).
+                for c in 0..d {
+                    gj[i * d + c] += w * si * srow[c];
+                    gj[c * d + i] += w * si * srow[c];
+                }
+                gj[i * d + i] -= 2.0 * w; // −½·4w
+                gh[i] += 2.0 * w * si; // −(−2 w sᵢ)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_finite_differences, check_model, patterns, Tol, NS};
+    use proptest::prelude::*;
+
+    const TOL: Tol = Tol {
+        rel: 1e-4,
+        abs: 1e-4,
+    };
+
+    #[test]
+    fn kernels_match_reference_on_shapes_and_patterns() {
+        for d in [1usize, 2, 3, 15, 16, 17, 63, 64, 65, 127, 130, 257] {
+            let m = Quadratic::random(d, 0.5, d as u64);
+            let mut m = m;
+            m.params_mut()[d * d..]
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v = 0.1 * (i % 5) as f32 - 0.2);
+            for n in NS {
+                for (name, x) in patterns(n, d, 7 + d as u64) {
+                    check_model(
+                        &format!("quadratic d={d} n={n} {name}"),
+                        &m,
+                        &x,
+                        5,
+                        TOL,
+                        d as u64,
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn delta_matches_brute_force_reevaluation() {
+        // ΔE from the local-field formula against E(x₋ᵢ) − E(x) from the fast energy itself.
+        let d = 70;
+        let m = Quadratic::random(d, 1.0, 3);
+        for (_, x) in patterns(3, d, 11) {
+            let mut da = vec![0f32; 3 * d];
+            m.delta_all(&x, &mut da);
+            let mut e0 = vec![0f32; 3];
+            m.energy(&x, &mut e0);
+            for r in 0..3 {
+                for i in 0..d {
+                    let mut y = x.select_rows(&[r]);
+                    y.flip(0, i);
+                    let mut e1 = [0f32];
+                    m.energy(&y, &mut e1);
+                    let want = e1[0] - e0[r];
+                    assert!(
+                        (da[r * d + i] - want).abs() < 1e-3 * want.abs().max(1.0),
+                        "r={r} i={i}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for d in [1usize, 5, 33] {
+            let mut m = Quadratic::random(d, 0.7, 5);
+            check_finite_differences("quadratic", &mut m, 9);
+        }
+    }
+
+    #[test]
+    fn from_parts_rejects_bad_tensors() {
+        assert!(Quadratic::from_parts(&[0.0, 1.0, 2.0, 0.0], &[0.0, 0.0]).is_err());
+        assert!(Quadratic::from_parts(&[0.0, f32::NAN, f32::NAN, 0.0], &[0.0, 0.0]).is_err());
+        assert!(Quadratic::from_parts(&[0.0; 3], &[0.0, 0.0]).is_err());
+        assert!(Quadratic::from_parts(&[0.0, 1.0, 1.0, 0.0], &[0.5, 0.0]).is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn prop_fast_equals_reference(d in 1usize..=300, n in 1usize..6, s in 1usize..8, seed in any::<u64>()) {
+            let m = Quadratic::random(d, 0.3, seed);
+            let (_, x) = patterns(n, d, seed).swap_remove(0);
+            check_model("quadratic prop", &m, &x, s, TOL, seed);
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Run-time ISA dispatch and the vectorized primitive kernels. The only place with target-specific
+//! code.
+//!
+//! The ISA is detected once (first call of [`isa`]), may be lowered by the environment variable
+//! `RMBENCH_ISA=scalar|avx2|avx512|auto` or by [`set_isa`], and every primitive below matches on it
+//! once per call, outside its inner loop. Scalar twins live in [`crate::reference`].
+
+pub mod math;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The instruction set a kernel runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Portable scalar code (whatever the default build autovectorizes).
+    Scalar = 1,
+    /// AVX2 + FMA + POPCNT + BMI1.
+    Avx2 = 2,
+    /// AVX-512 F/BW/VL/DQ + VPOPCNTDQ.
+    Avx512 = 3,
+}
+
+impl Isa {
+    /// Lower-case name, as in CSV columns and `--isa`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses `scalar|avx2|avx512`; `auto` gives `None`.
+    pub fn parse(s: &str) -> Result<Option<Isa>, String> {
+        match s {
+            "scalar" => Ok(Some(Isa::Scalar)),
+            "avx2" => Ok(Some(Isa::Avx2)),
+            "avx512" => Ok(Some(Isa::Avx512)),
+            "auto" => Ok(None),
+            _ => Err(format!(
+                "unknown ISA `{s}` (expected scalar, avx2, avx512 or auto)"
+            )),
+        }
+    }
+
+    fn from_u8(v: u8) -> Isa {
+        match v {
+            3 => Isa::Avx512,
+            2 => Isa::Avx2,
+            _ => Isa::Scalar,
+        }
+    }
+}
+
+/// The best ISA this CPU supports.
+pub fn detected() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512dq")
+            && is_x86_feature_detected!("avx512vpopcntdq")
+        {
+            return Isa::Avx512;
+        }
+        if is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("popcnt")
+            && is_x86_feature_detected!("bmi1")
+        {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Scalar
+}
+
+/// The CPU's SIMD features relevant here, space-separated (for CSV rows).
+pub fn cpu_features() -> String {
+    let mut f: Vec<&str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! check {
+            ($($name:tt),*) => { $( if is_x86_feature_detected!($name) { f.push($name); } )* };
+        }
+        check!(
+            "sse4.2",
+            "popcnt",
+            "avx2",
+            "fma",
+            "bmi2",
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512dq",
+            "avx512vpopcntdq",
+            "avx512bf16",
+            "avx512fp16"
+        );
+    }
+    f.join(" ")
+}
+
+static ISA: AtomicU8 = AtomicU8::new(0);
+
+/// The ISA kernels use now: detected once, lowered by `RMBENCH_ISA` or [`set_isa`].
+#[inline]
+pub fn isa() -> Isa {
+    let v = ISA.load(Ordering::Relaxed);
+    if v != 0 {
+        return Isa::from_u8(v);
+    }
+    let best = detected();
+    let chosen = match std::env::var("RMBENCH_ISA").ok().as_deref().map(Isa::parse) {
+        Some(Ok(Some(want))) => want.min(best),
+        _ => best,
+    };
+    ISA.store(chosen as u8, Ordering::Relaxed);
+    chosen
+}
+
+/// Forces an ISA (`None` = best detected). Errors if the CPU lacks it.
+pub fn set_isa(want: Option<Isa>) -> Result<Isa, String> {
+    let best = detected();
+    let chosen = want.unwrap_or(best);
+    if chosen > best {
+        return Err(format!(
+            "ISA {} requested but this CPU supports at most {}",
+            chosen.name(),
+            best.name()
+        ));
+    }
+    ISA.store(chosen as u8, Ordering::Relaxed);
+    Ok(chosen)
+}
+
+/// Σ popcount(row): number of set bits.
+#[inline]
+pub fn popcount(row: &[u64]) -> u32 {
+    popcount_with(isa(), row).expect("scalar always available")
+}
+
+/// Hamming distance Σ popcount(a ⊕ b) of two packed rows of equal length.
+#[inline]
+pub fn hamming(a: &[u64], b: &[u64]) -> u32 {
+    hamming_with(isa(), a, b).expect("scalar always available")
+}
+
+/// [`popcount`] with an explicit ISA; `None` if this CPU lacks it.
+pub fn popcount_with(isa: Isa, row: &[u64]) -> Option<u32> {
+    match isa {
+        Isa::Scalar => Some(crate::reference::popcount(row)),
+        #[cfg(target_arch = "x86_64")]
+        _ if isa > detected() => None,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => Some(x86::popcount_avx2(row)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some(x86::popcount_avx512(row)),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => None,
+    }
+}
+
+/// [`hamming`] with an explicit ISA; `None` if this CPU lacks it.
+pub fn hamming_with(isa: Isa, a: &[u64], b: &[u64]) -> Option<u32> {
+    assert_eq!(a.len(), b.len());
+    match isa {
+        Isa::Scalar => Some(crate::reference::hamming(a, b)),
+        #[cfg(target_arch = "x86_64")]
+        _ if isa > detected() => None,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => Some(x86::hamming_avx2(a, b)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some(x86::hamming_avx512(a, b)),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => None,
+    }
+}
+
+/// Gather-add over set bits: `out[c] += Σ_{j : bit j of row set} table[j·width + c]`, c < width.
+/// The binary input layer of every model (no multiplications). O(popcount·width).
+#[inline]
+pub fn gather_add(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+    gather_add_with(isa(), row, table, width, out).expect("scalar always available")
+}
+
+/// [`gather_add`] with an explicit ISA; `None` if this CPU lacks it.
+pub fn gather_add_with(
+    isa: Isa,
+    row: &[u64],
+    table: &[f32],
+    width: usize,
+    out: &mut [f32],
+) -> Option<()> {
+    assert_eq!(out.len(), width);
+    // Every set bit must index a table row (checked once per call, not in the inner loop).
+    if let Some(w) = row.iter().rposition(|&w| w != 0) {
+        let hi = w * 64 + 63 - row[w].leading_zeros() as usize;
+        assert!(
+            (hi + 1) * width <= table.len(),
+            "set bit {hi} has no table row"
+        );
+    }
+    match isa {
+        Isa::Scalar => {
+            crate::reference::gather_add(row, table, width, out);
+            Some(())
+        }
+        #[cfg(target_arch = "x86_64")]
+        _ if isa > detected() => None,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            x86::gather_add_avx2(row, table, width, out);
+            Some(())
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            x86::gather_add_avx512(row, table, width, out);
+            Some(())
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => None,
+    }
+}
+
+/// RBM single-flip sum: Σⱼ softplus(aⱼ + t·wⱼ) − softplus(aⱼ). O(len) with vectorized softplus.
+#[inline]
+pub fn softplus_shift_sum(a: &[f32], w: &[f32], t: f32) -> f32 {
+    softplus_shift_sum_with(isa(), a, w, t).expect("scalar always available")
+}
+
+/// [`softplus_shift_sum`] with an explicit ISA; `None` if this CPU lacks it.
+pub fn softplus_shift_sum_with(isa: Isa, a: &[f32], w: &[f32], t: f32) -> Option<f32> {
+    assert_eq!(a.len(), w.len());
+    match isa {
+        Isa::Scalar => Some(softplus_shift_sum_body(a, w, t)),
+        #[cfg(target_arch = "x86_64")]
+        _ if isa > detected() => None,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => Some(x86::softplus_shift_sum_avx2(a, w, t)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some(x86::softplus_shift_sum_avx512(a, w, t)),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => None,
+    }
+}
+
+/// Portable body of [`softplus_shift_sum`], cloned per ISA: 16 partial sums so it vectorizes.
+#[inline(always)]
+pub(crate) fn softplus_shift_sum_body(a: &[f32], w: &[f32], t: f32) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut ac = a.chunks_exact(16);
+    let mut wc = w.chunks_exact(16);
+    for (ab, wb) in (&mut ac).zip(&mut wc) {
+        for k in 0..16 {
+            acc[k] += math::softplus(ab[k] + t * wb[k]) - math::softplus(ab[k]);
+        }
+    }
+    let mut tail = 0f32;
+    for (&ai, &wi) in ac.remainder().iter().zip(wc.remainder()) {
+        tail += math::softplus(ai + t * wi) - math::softplus(ai);
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Elementwise map `out[k] = f(a[k])` for the MLP's activations, vectorized per ISA.
+/// `kind` selects: Swish z = a·σ(βa), and its derivative parts.
+#[inline]
+pub fn swish_forward(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
+    assert!(a.len() == z.len() && a.len() == sig.len());
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::swish_forward_avx512(a, beta, z, sig),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::swish_forward_avx2(a, beta, z, sig),
+        _ => swish_forward_body(a, beta, z, sig),
+    }
+}
+
+/// Portable body of [`swish_forward`]: σₖ = σ(β·aₖ), zₖ = aₖ·σₖ.
+#[inline(always)]
+pub(crate) fn swish_forward_body(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
+    for k in 0..a.len() {
+        let s = math::sigmoid(beta * a[k]);
+        sig[k] = s;
+        z[k] = a[k] * s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{dims, next, random_weights};
+
+    const ISAS: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+
+    fn rows(words: usize, d: usize, seed: u64) -> Vec<Vec<u64>> {
+        let m = crate::bits::tail_mask(d);
+        let mut z = seed;
+        let fix = |mut v: Vec<u64>| {
+            if let Some(l) = v.last_mut() {
+                *l &= m;
+            }
+            v
+        };
+        vec![
+            fix((0..words).map(|_| next(&mut z)).collect()),
+            fix(vec![0; words]),
+            fix(vec![u64::MAX; words]),
+            fix(vec![0xAAAA_AAAA_AAAA_AAAA; words]),
+        ]
+    }
+
+    #[test]
+    fn popcount_hamming_every_isa_every_width() {
+        for d in dims() {
+            let w = crate::bits::words_for(d);
+            let rs = rows(w, d, d as u64);
+            for isa in ISAS {
+                for a in &rs {
+                    let Some(p) = popcount_with(isa, a) else {
+                        continue;
+                    };
+                    assert_eq!(p, crate::reference::popcount(a), "{isa:?} d={d}");
+                    for b in &rs {
+                        assert_eq!(
+                            hamming_with(isa, a, b),
+                            Some(crate::reference::hamming(a, b)),
+                            "{isa:?} d={d}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gather_add_every_isa_every_width() {
+        for d in dims()
+            .into_iter()
+            .step_by(3)
+            .chain([255, 256, 257, 511, 512, 513])
+        {
+            let w = crate::bits::words_for(d);
+            for width in [1usize, 7, 16, 17, 64, 100, 128, 129, 300] {
+                let table = random_weights(d * width, (d * width) as u64);
+                for a in rows(w, d, d as u64 + 5) {
+                    let mut want = random_weights(width, 3);
+                    let init = want.clone();
+                    crate::reference::gather_add(&a, &table, width, &mut want);
+                    for isa in ISAS {
+                        let mut got = init.clone();
+                        if gather_add_with(isa, &a, &table, width, &mut got).is_none() {
+                            continue;
+                        }
+                        for c in 0..width {
+                            // Same additions in the same order per lane: exact.
+                            assert_eq!(got[c], want[c], "{isa:?} d={d} width={width} col={c}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn softplus_shift_sum_every_isa() {
+        for len in [0usize, 1, 5, 15, 16, 17, 33, 256, 300] {
+            let a: Vec<f32> = random_weights(len, 1).iter().map(|v| v * 8.0).collect();
+            let w: Vec<f32> = random_weights(len, 2).iter().map(|v| v * 3.0).collect();
+            for t in [-1.0f32, 1.0] {
+                let want: f64 = a
+                    .iter()
+                    .zip(&w)
+                    .map(|(&a, &w)| {
+                        let sp = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+                        sp(a as f64 + t as f64 * w as f64) - sp(a as f64)
+                    })
+                    .sum();
+                for isa in ISAS {
+                    let Some(got) = softplus_shift_sum_with(isa, &a, &w, t) else {
+                        continue;
+                    };
+                    assert!(
+                        (got as f64 - want).abs() <= 1e-5 * (len as f64).max(1.0),
+                        "{isa:?} len={len}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! x86-64 bodies: AVX-512 (F/BW/VL/DQ/VPOPCNTDQ) and AVX2 (+FMA, POPCNT, BMI1).
+//!
+//! Callers in [`super`] only reach these after [`super::detected`] confirmed the features.
+
+use std::arch::x86_64::*;
+
+/// Columns per register block: 8 zmm accumulators = 128 f32 stay in registers across set bits.
+const BLOCK512: usize = 128;
+/// AVX2: 8 ymm accumulators = 64 f32.
+const BLOCK256: usize = 64;
+
+pub(super) fn popcount_avx512(row: &[u64]) -> u32 {
+    // SAFETY: dispatch checked avx512f + avx512vpopcntdq.
+    unsafe { popcount512(row) }
+}
+
+pub(super) fn hamming_avx512(a: &[u64], b: &[u64]) -> u32 {
+    // SAFETY: dispatch checked avx512f + avx512vpopcntdq; lengths are equal (asserted by caller).
+    unsafe { hamming512(a, b) }
+}
+
+pub(super) fn popcount_avx2(row: &[u64]) -> u32 {
+    // SAFETY: dispatch checked popcnt.
+    unsafe { popcount_popcnt(row) }
+}
+
+pub(super) fn hamming_avx2(a: &[u64], b: &[u64]) -> u32 {
+    // SAFETY: dispatch checked popcnt.
+    unsafe { hamming_popcnt(a, b) }
+}
+
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+unsafe fn popcount512(row: &[u64]) -> u32 {
+    let mut acc = _mm512_setzero_si512();
+    let chunks = row.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        // SAFETY: c has exactly 8 u64 = 64 bytes; unaligned load.
+        let v = unsafe { _mm512_loadu_si512(c.as_ptr().cast()) };
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(v));
+    }
+    let mut total = _mm512_reduce_add_epi64(acc) as u32;
+    for w in tail {
+        total += w.count_ones();
+    }
+    total
+}
+
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+unsafe fn hamming512(a: &[u64], b: &[u64]) -> u32 {
+    let mut acc = _mm512_setzero_si512();
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        // SAFETY: x and y have exactly 8 u64 each; unaligned loads.
+        let v = unsafe {
+            _mm512_xor_si512(
+                _mm512_loadu_si512(x.as_ptr().cast()),
+                _mm512_loadu_si512(y.as_ptr().cast()),
+            )
+        };
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(v));
+    }
+    let mut total = _mm512_reduce_add_epi64(acc) as u32;
+    for (x, y) in ta.iter().zip(tb) {
+        total += (x ^ y).count_ones();
+    }
+    total
+}
+
+#[target_feature(enable = "popcnt")]
+unsafe fn popcount_popcnt(row: &[u64]) -> u32 {
+    row.iter().map(|w| w.count_ones()).sum()
+}
+
+#[target_feature(enable = "popcnt")]
+unsafe fn hamming_popcnt(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+pub(super) fn gather_add_avx512(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+    // SAFETY: dispatch checked avx512f; the caller asserted every set bit j has
+    // (j+1)·width ≤ table.len() and out.len() == width.
+    unsafe { gather_add512(row, table, width, out) }
+}
+
+pub(super) fn gather_add_avx2(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+    // SAFETY: dispatch checked avx2; same bounds contract as gather_add_avx512.
+    unsafe { gather_add256(row, table, width, out) }
+}
+
+/// out[c] += Σ_{set j} table[j·width + c], column blocks of 128 kept in 8 zmm registers,
+/// then single zmm blocks, then one masked block for the last width % 16 columns.
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_add512(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+    let tp = table.as_ptr();
+    let op = out.as_mut_ptr();
+    let mut c0 = 0;
+    while c0 + BLOCK512 <= width {
+        // SAFETY: c0 + 128 ≤ width = out.len().
+        let mut acc: [__m512; 8] =
+            unsafe { std::array::from_fn(|k| _mm512_loadu_ps(op.add(c0 + 16 * k))) };
+        crate::bits::for_each_one(row, |j| {
+            // SAFETY: j·width + c0 + 128 ≤ (j+1)·width ≤ table.len() (caller contract).
+            let base = unsafe { tp.add(j * width + c0) };
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(base.add(16 * k)) });
+            }
+        });
+        for (k, a) in acc.iter().enumerate() {
+            // SAFETY: in bounds as above.
+            unsafe { _mm512_storeu_ps(op.add(c0 + 16 * k), *a) };
+        }
+        c0 += BLOCK512;
+    }
+    while c0 < width {
+        let lanes = (width - c0).min(16);
+        let m: __mmask16 = if lanes == 16 {
+            0xFFFF
+        } else {
+            (1u16 << lanes) - 1
+        };
+        // SAFETY: masked lanes stay below width.
+        let mut acc = unsafe { _mm512_maskz_loadu_ps(m, op.add(c0)) };
+        crate::bits::for_each_one(row, |j| {
+            // SAFETY: masked lanes stay below (j+1)·width ≤ table.len().
+            acc = _mm512_add_ps(acc, unsafe {
+                _mm512_maskz_loadu_ps(m, tp.add(j * width + c0))
+            });
+        });
+        // SAFETY: masked store within out.
+        unsafe { _mm512_mask_storeu_ps(op.add(c0), m, acc) };
+        c0 += lanes;
+    }
+}
+
+/// AVX2 twin of [`gather_add512`]: blocks of 64 in 8 ymm registers, then 8, then scalar tail.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gather_add256(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+    let tp = table.as_ptr();
+    let op = out.as_mut_ptr();
+    let mut c0 = 0;
+    while c0 + BLOCK256 <= width {
+        // SAFETY: c0 + 64 ≤ width.
+        let mut acc: [__m256; 8] =
+            unsafe { std::array::from_fn(|k| _mm256_loadu_ps(op.add(c0 + 8 * k))) };
+        crate::bits::for_each_one(row, |j| {
+            // SAFETY: j·width + c0 + 64 ≤ (j+1)·width ≤ table.len().
+            let base = unsafe { tp.add(j * width + c0) };
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_add_ps(*a, unsafe { _mm256_loadu_ps(base.add(8 * k)) });
+            }
+        });
+        for (k, a) in acc.iter().enumerate() {
+            // SAFETY: in bounds as above.
+            unsafe { _mm256_storeu_ps(op.add(c0 + 8 * k), *a) };
+        }
+        c0 += BLOCK256;
+    }
+    while c0 + 8 <= width {
+        // SAFETY: c0 + 8 ≤ width.
+        let mut acc = unsafe { _mm256_loadu_ps(op.add(c0)) };
+        crate::bits::for_each_one(row, |j| {
+            // SAFETY: j·width + c0 + 8 ≤ table.len().
+            acc = _mm256_add_ps(acc, unsafe { _mm256_loadu_ps(tp.add(j * width + c0)) });
+        });
+        // SAFETY: in bounds.
+        unsafe { _mm256_storeu_ps(op.add(c0), acc) };
+        c0 += 8;
+    }
+    if c0 < width {
+        crate::bits::for_each_one(row, |j| {
+            for c in c0..width {
+                out[c] += table[j * width + c];
+            }
+        });
+    }
+}
+
+pub(super) fn softplus_shift_sum_avx512(a: &[f32], w: &[f32], t: f32) -> f32 {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { softplus_shift_sum512(a, w, t) }
+}
+
+pub(super) fn softplus_shift_sum_avx2(a: &[f32], w: &[f32], t: f32) -> f32 {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { softplus_shift_sum256(a, w, t) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn softplus_shift_sum512(a: &[f32], w: &[f32], t: f32) -> f32 {
+    super::softplus_shift_sum_body(a, w, t)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softplus_shift_sum256(a: &[f32], w: &[f32], t: f32) -> f32 {
+    super::softplus_shift_sum_body(a, w, t)
+}
+
+pub(super) fn swish_forward_avx512(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { swish_forward512(a, beta, z, sig) }
+}
+
+pub(super) fn swish_forward_avx2(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { swish_forward256(a, beta, z, sig) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn swish_forward512(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
+    super::swish_forward_body(a, beta, z, sig)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn swish_forward256(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
+    super::swish_forward_body(a, beta, z, sig)
+}
