@@ -1,1 +1,18 @@
-//! stub
+//! rmbench-harness: what turns the kernels into answers.
+//!
+//! Training objectives (exact ratio matching, RMwGGIS basic and advanced, uniform RM, NCE) built on
+//! the kernels' weighted backward pass, Adam, the training loop, evaluation (exact and estimated log
+//! Z, MMD, samplers), sweeps with resumable CSV, plots, and the `rmbench` command-line tool.
+
+pub mod csvio;
+pub mod error;
+pub mod eval;
+// pub mod model_io;
+pub mod objective;
+pub mod optim;
+pub mod proposal;
+pub mod provenance;
+pub mod tensors;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,1 +1,2 @@
+//! The `rmbench` command-line tool (a thin layer over the harness library).
 fn main() {}

@@ -1,0 +1,3 @@
+//! Evaluation of learned models: exact enumeration, log Z estimators, samplers and MMD.
+
+pub mod exact;

@@ -1,0 +1,467 @@
+//! Training objectives and their parameter gradients, all built from the kernels' weighted
+//! backward pass (`EnergyModel::param_grad`).
+//!
+//! Per sample x, with termᵢ(x) = exp(−2·ΔEᵢ(x)) (a batch loss is the mean over samples):
+//! - `rm`: Σᵢ termᵢ over all d bits (exact generalized ratio matching), flips in chunks;
+//! - `rm-sigmoid`: Σᵢ σ(−ΔEᵢ)² (Hyvärinen's original);
+//! - `rm-uniform`: (d/s)·Σⱼ term(iⱼ), iⱼ uniform with replacement (unbiased);
+//! - `ggis-basic`: (1/s)·Σⱼ term(iⱼ)/q(iⱼ), iⱼ ~ q i.i.d., q(i|x) ∝ exp(2(2xᵢ−1)·∂E/∂xᵢ) held
+//!   constant in the gradient (unbiased). `without_replacement` draws s distinct indices as the
+//!   reference code does and still divides by s·q: biased (inclusion probabilities are not s·q);
+//! - `ggis-advanced`: Σⱼ term(iⱼ) over s distinct draws from q (Gumbel-top-k), unweighted (biased);
+//! - `nce`: noise-contrastive estimation against independent Bernoulli noise with the data's
+//!   marginals, ν noise samples per data sample and a learned log-normalizer c:
+//!   G(x) = −E(x) − c − log(ν·q_n(x)), loss = mean over data of softplus(−G) + Σ_noise softplus(G).
+//!
+//! Gradients: ∂term/∂θ = −2·term·(∇E(x₋ᵢ) − ∇E(x)), so every objective is one `param_grad` call
+//! with weights on the base rows and on the flipped rows.
+
+use crate::proposal::{draw_distinct, draw_iid, draw_uniform, softmax};
+use rmbench_datasets::rng::Stream;
+use rmbench_kernels::{BitBatch, EnergyModel};
+use std::fmt;
+
+/// Which training objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// Exact generalized ratio matching.
+    Rm,
+    /// Hyvärinen's ratio matching with σ(−ΔE)².
+    RmSigmoid,
+    /// Ratio matching estimated with uniformly drawn bits.
+    RmUniform,
+    /// RMwGGIS, basic (importance-weighted) estimator.
+    GgisBasic,
+    /// RMwGGIS, advanced (unweighted, distinct draws) estimator.
+    GgisAdvanced,
+    /// Noise-contrastive estimation.
+    Nce,
+}
+
+impl Objective {
+    /// Every objective, in table order.
+    pub const ALL: [Objective; 6] = [
+        Objective::Rm,
+        Objective::RmSigmoid,
+        Objective::RmUniform,
+        Objective::GgisBasic,
+        Objective::GgisAdvanced,
+        Objective::Nce,
+    ];
+
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Rm => "rm",
+            Objective::RmSigmoid => "rm-sigmoid",
+            Objective::RmUniform => "rm-uniform",
+            Objective::GgisBasic => "ggis-basic",
+            Objective::GgisAdvanced => "ggis-advanced",
+            Objective::Nce => "nce",
+        }
+    }
+
+    /// Parses [`Objective::name`].
+    pub fn parse(s: &str) -> Option<Objective> {
+        Self::ALL.into_iter().find(|o| o.name() == s)
+    }
+
+    /// True for the estimators whose expectation is the exact `rm` loss and gradient.
+    pub fn unbiased_for_rm(self, without_replacement: bool) -> bool {
+        matches!(self, Objective::RmUniform)
+            || (self == Objective::GgisBasic && !without_replacement)
+    }
+}
+
+impl fmt::Display for Objective {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Settings of an objective.
+#[derive(Clone, Debug)]
+pub struct ObjectiveConfig {
+    /// Which objective.
+    pub objective: Objective,
+    /// s: sampled bits per sample (estimators) — the reference default is 10.
+    pub samples: usize,
+    /// `ggis-basic` only: draw s distinct indices (the reference code's behaviour).
+    pub without_replacement: bool,
+    /// Exact objectives: at most this many flipped rows (samples × d) per chunk, bounding memory.
+    pub chunk_flips: usize,
+    /// `nce`: noise samples per data sample (ν).
+    pub nce_noise: usize,
+}
+
+impl ObjectiveConfig {
+    /// The reference defaults for `objective` (s = 10, chunks of 16384 flipped rows, ν = 1).
+    pub fn new(objective: Objective) -> Self {
+        ObjectiveConfig {
+            objective,
+            samples: 10,
+            without_replacement: false,
+            chunk_flips: 16384,
+            nce_noise: 1,
+        }
+    }
+}
+
+/// A loss or gradient that is not a finite number.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ObjectiveError {
+    /// exp(−2ΔE) or a gradient weight overflowed.
+    #[error("non-finite {what} (sample {row}, bit {bit}): ΔE = {delta}")]
+    Overflow {
+        /// What overflowed.
+        what: &'static str,
+        /// Sample index in the batch.
+        row: usize,
+        /// Bit index.
+        bit: usize,
+        /// The energy difference that caused it.
+        delta: f32,
+    },
+    /// The loss or the gradient is NaN or infinite.
+    #[error("non-finite {0}")]
+    NonFinite(&'static str),
+}
+
+/// State an objective keeps across steps: NCE's noise marginals and log-normalizer.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectiveState {
+    /// NCE: per-bit noise probabilities (data marginals clamped to [1e-3, 1 − 1e-3]).
+    pub noise_marginals: Vec<f64>,
+    /// NCE: the learned log-normalizer c (model log p = −E − c).
+    pub log_norm: f32,
+    /// NCE: ∂loss/∂c of the last call.
+    pub log_norm_grad: f32,
+}
+
+impl ObjectiveState {
+    /// State for training on `data` (NCE needs the data's marginals).
+    pub fn for_data(data: &BitBatch) -> Self {
+        let n = data.n().max(1) as f64;
+        let marg = (0..data.d())
+            .map(|i| {
+                let ones = (0..data.n()).filter(|&r| data.get(r, i)).count() as f64;
+                (ones / n).clamp(1e-3, 1.0 - 1e-3)
+            })
+            .collect();
+        ObjectiveState {
+            noise_marginals: marg,
+            log_norm: 0.0,
+            log_norm_grad: 0.0,
+        }
+    }
+}
+
+/// exp(−2ΔE) in f64 with an overflow check.
+#[inline]
+fn term(delta: f32, row: usize, bit: usize) -> Result<f64, ObjectiveError> {
+    let t = (-2.0 * delta as f64).exp();
+    if t.is_finite() && t < 1e30 {
+        Ok(t)
+    } else {
+        Err(ObjectiveError::Overflow {
+            what: "exp(−2ΔE)",
+            row,
+            bit,
+            delta,
+        })
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
+/// Mean loss over the batch and its parameter gradient, written into `grad` (overwritten).
+/// Randomness comes from `rng` only, drawn sequentially over samples: deterministic.
+pub fn loss_and_grad(
+    model: &dyn EnergyModel,
+    x: &BitBatch,
+    cfg: &ObjectiveConfig,
+    state: &mut ObjectiveState,
+    rng: &mut Stream,
+    grad: &mut [f32],
+) -> Result<f64, ObjectiveError> {
+    grad.iter_mut().for_each(|g| *g = 0.0);
+    let n = x.n();
+    if n == 0 {
+        return Ok(0.0);
+    }
+    let loss = match cfg.objective {
+        Objective::Rm | Objective::RmSigmoid => exact(model, x, cfg, grad)?,
+        Objective::Nce => nce(model, x, cfg, state, rng, grad)?,
+        _ => sampled(model, x, cfg, rng, grad)?,
+    };
+    if !loss.is_finite() {
+        return Err(ObjectiveError::NonFinite("loss"));
+    }
+    if grad.iter().any(|g| !g.is_finite()) || !state.log_norm_grad.is_finite() {
+        return Err(ObjectiveError::NonFinite("gradient"));
+    }
+    Ok(loss)
+}
+
+/// Exact `rm` / `rm-sigmoid`: all d flips, processed in chunks of rows so that at most
+/// `chunk_flips` flipped rows (and their ΔE) are alive at once.
+fn exact(
+    model: &dyn EnergyModel,
+    x: &BitBatch,
+    cfg: &ObjectiveConfig,
+    grad: &mut [f32],
+) -> Result<f64, ObjectiveError> {
+    let (n, d) = (x.n(), x.d());
+    let rows_per_chunk = (cfg.chunk_flips / d.max(1)).clamp(1, n);
+    let inv_n = 1.0 / n as f64;
+    let idx_one: Vec<u32> = (0..d as u32).collect();
+    let mut loss = 0.0;
+    let mut r0 = 0;
+    while r0 < n {
+        let rows: Vec<usize> = (r0..(r0 + rows_per_chunk).min(n)).collect();
+        let xc = x.select_rows(&rows);
+        let nc = rows.len();
+        let mut delta = vec![0f32; nc * d];
+        model.delta_all(&xc, &mut delta);
+        let mut wf = vec![0f32; nc * d];
+        let mut wb = vec![0f32; nc];
+        for r in 0..nc {
+            let mut wsum = 0f64;
+            for i in 0..d {
+                let de = delta[r * d + i];
+                // dL/dΔE for this term, then weights on E(x₋ᵢ) (+) and E(x) (−).
+                let (l, dl) = match cfg.objective {
+                    Objective::Rm => {
+                        let t = term(de, r0 + r, i)?;
+                        (t, -2.0 * t)
+                    }
+                    _ => {
+                        let sg = sigmoid(-de as f64);
+                        (sg * sg, -2.0 * sg * sg * (1.0 - sg))
+                    }
+                };
+                loss += l * inv_n;
+                wf[r * d + i] = (dl * inv_n) as f32;
+                wsum += dl * inv_n;
+            }
+            wb[r] = -wsum as f32;
+        }
+        let idx: Vec<u32> = (0..nc).flat_map(|_| idx_one.iter().copied()).collect();
+        model.param_grad(&xc, &wb, &idx, &wf, grad);
+        r0 += nc;
+    }
+    Ok(loss)
+}
+
+/// The random part of a sampled estimator: s bit indices per sample and the weight of each draw
+/// (1/(s·q(i)) for the importance-weighted estimators, d/s·… for uniform, 1 for `ggis-advanced`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draws {
+    /// Draws per sample.
+    pub s: usize,
+    /// Bit indices, n × s.
+    pub idx: Vec<u32>,
+    /// Estimator weight of each draw, n × s: the loss is mean_r Σⱼ weight·term(iⱼ).
+    pub weight: Vec<f64>,
+}
+
+/// Draws the bits of `rm-uniform` / `ggis-basic` / `ggis-advanced` for every sample of `x`.
+/// The proposal needs one input-gradient pass (not for the uniform baseline).
+pub fn draw(
+    model: &dyn EnergyModel,
+    x: &BitBatch,
+    cfg: &ObjectiveConfig,
+    rng: &mut Stream,
+) -> Draws {
+    let (n, d) = (x.n(), x.d());
+    let distinct = cfg.objective == Objective::GgisAdvanced
+        || (cfg.objective == Objective::GgisBasic && cfg.without_replacement);
+    let s = if d == 0 {
+        0
+    } else if distinct {
+        cfg.samples.min(d)
+    } else {
+        cfg.samples
+    };
+    let mut logits = Vec::new();
+    if cfg.objective != Objective::RmUniform && s > 0 {
+        let mut e = vec![0f32; n];
+        logits = vec![0f32; n * d];
+        model.proposal_logits(x, &mut e, &mut logits);
+    }
+    let mut idx = Vec::with_capacity(n * s);
+    let mut weight = Vec::with_capacity(n * s);
+    let (mut q, mut cdf, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..n {
+        let start = idx.len();
+        if s == 0 {
+            continue;
+        }
+        if cfg.objective == Objective::RmUniform {
+            draw_uniform(d, s, rng, &mut idx);
+            weight.extend(std::iter::repeat_n(d as f64 / s as f64, s));
+            continue;
+        }
+        let l = &logits[r * d..(r + 1) * d];
+        softmax(l, &mut q);
+        if distinct {
+            draw_distinct(l, s, rng, &mut keys, &mut idx);
+        } else {
+            draw_iid(&q, s, rng, &mut cdf, &mut idx);
+        }
+        for &i in &idx[start..] {
+            weight.push(match cfg.objective {
+                Objective::GgisAdvanced => 1.0,
+                _ => 1.0 / (s as f64 * q[i as usize]),
+            });
+        }
+    }
+    Draws { s, idx, weight }
+}
+
+/// Loss mean_r Σⱼ weightⱼ·exp(−2ΔE_{iⱼ}(x_r)) of fixed draws, and its gradient with the draws
+/// (hence q) held constant, added into `grad`.
+pub fn apply_draws(
+    model: &dyn EnergyModel,
+    x: &BitBatch,
+    draws: &Draws,
+    grad: &mut [f32],
+) -> Result<f64, ObjectiveError> {
+    let n = x.n();
+    let s = draws.s;
+    if s == 0 || n == 0 {
+        return Ok(0.0);
+    }
+    let inv_n = 1.0 / n as f64;
+    let mut delta = vec![0f32; n * s];
+    model.delta_at(x, &draws.idx, &mut delta);
+    let mut wf = vec![0f32; n * s];
+    let mut wb = vec![0f32; n];
+    let mut loss = 0.0;
+    for r in 0..n {
+        let mut wsum = 0f64;
+        for j in 0..s {
+            let k = r * s + j;
+            let t = term(delta[k], r, draws.idx[k] as usize)? * draws.weight[k];
+            if !t.is_finite() || t > 1e30 {
+                let (row, bit, delta) = (r, draws.idx[k] as usize, delta[k]);
+                return Err(ObjectiveError::Overflow {
+                    what: "importance-weighted term",
+                    row,
+                    bit,
+                    delta,
+                });
+            }
+            loss += t * inv_n;
+            let w = -2.0 * t * inv_n;
+            wf[k] = w as f32;
+            wsum += w;
+        }
+        wb[r] = -wsum as f32;
+    }
+    model.param_grad(x, &wb, &draws.idx, &wf, grad);
+    Ok(loss)
+}
+
+/// `rm-uniform`, `ggis-basic` and `ggis-advanced`: s sampled flips per sample.
+fn sampled(
+    model: &dyn EnergyModel,
+    x: &BitBatch,
+    cfg: &ObjectiveConfig,
+    rng: &mut Stream,
+    grad: &mut [f32],
+) -> Result<f64, ObjectiveError> {
+    let draws = draw(model, x, cfg, rng);
+    apply_draws(model, x, &draws, grad)
+}
+
+/// Noise-contrastive estimation with independent-Bernoulli noise (see the module doc).
+fn nce(
+    model: &dyn EnergyModel,
+    x: &BitBatch,
+    cfg: &ObjectiveConfig,
+    state: &mut ObjectiveState,
+    rng: &mut Stream,
+    grad: &mut [f32],
+) -> Result<f64, ObjectiveError> {
+    let (n, d) = (x.n(), x.d());
+    if state.noise_marginals.len() != d {
+        *state = ObjectiveState::for_data(x);
+    }
+    let nu = cfg.nce_noise.max(1);
+    let log_nu = (nu as f64).ln();
+    let marg = &state.noise_marginals;
+    let log_noise = |b: &BitBatch, r: usize| -> f64 {
+        (0..d)
+            .map(|i| {
+                if b.get(r, i) {
+                    marg[i].ln()
+                } else {
+                    (1.0 - marg[i]).ln()
+                }
+            })
+            .sum()
+    };
+    let mut noise = BitBatch::zeros(n * nu, d);
+    for r in 0..n * nu {
+        for i in 0..d {
+            if rng.bernoulli(marg[i]) {
+                noise.set(r, i, true);
+            }
+        }
+    }
+    let c = state.log_norm as f64;
+    let inv_n = 1.0 / n as f64;
+    let mut loss = 0.0;
+    let mut gc = 0.0;
+    // Data: loss softplus(−G), dL/dG = −σ(−G); ∂G/∂E = −1, ∂G/∂c = −1.
+    let mut e = vec![0f32; n];
+    model.energy(x, &mut e);
+    let mut wb = vec![0f32; n];
+    for r in 0..n {
+        let g = -(e[r] as f64) - c - log_nu - log_noise(x, r);
+        loss += softplus(-g) * inv_n;
+        let dg = -sigmoid(-g) * inv_n;
+        wb[r] = (-dg) as f32;
+        gc -= dg;
+    }
+    model.param_grad(x, &wb, &[], &[], grad);
+    // Noise: loss softplus(G), dL/dG = σ(G).
+    let mut en = vec![0f32; n * nu];
+    model.energy(&noise, &mut en);
+    let mut wn = vec![0f32; n * nu];
+    for r in 0..n * nu {
+        let g = -(en[r] as f64) - c - log_nu - log_noise(&noise, r);
+        loss += softplus(g) * inv_n;
+        let dg = sigmoid(g) * inv_n;
+        wn[r] = (-dg) as f32;
+        gc -= dg;
+    }
+    model.param_grad(&noise, &wn, &[], &[], grad);
+    state.log_norm_grad = gc as f32;
+    Ok(loss)
+}
+
+/// The exact `rm` loss of a batch (mean over samples of Σᵢ exp(−2ΔEᵢ)), in f64.
+pub fn rm_loss_exact(model: &dyn EnergyModel, x: &BitBatch) -> f64 {
+    let (n, d) = (x.n(), x.d());
+    let mut delta = vec![0f32; n * d];
+    model.delta_all(x, &mut delta);
+    delta
+        .iter()
+        .map(|&de| (-2.0 * de as f64).exp())
+        .sum::<f64>()
+        / n.max(1) as f64
+}

@@ -1,0 +1,109 @@
+//! Drawing bit indices from a proposal q(i) ∝ exp(logitᵢ) over the d bits of one sample.
+//!
+//! i.i.d. draws use the inverse CDF (O(d + s·log d)); draws without replacement use Gumbel-top-k
+//! (O(d + d·log s)): the s largest of logitᵢ + Gᵢ, Gᵢ ~ Gumbel, are a sample without replacement
+//! with probabilities proportional to q.
+
+use rmbench_datasets::rng::Stream;
+
+/// Normalized proposal probabilities q = softmax(logits), computed in f64 (max-subtracted).
+pub fn softmax(logits: &[f32], q: &mut Vec<f64>) {
+    q.clear();
+    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    q.extend(logits.iter().map(|&l| (l as f64 - m).exp()));
+    let z: f64 = q.iter().sum();
+    q.iter_mut().for_each(|v| *v /= z);
+}
+
+/// s i.i.d. draws from q (inverse CDF on the running sum `cdf`, rebuilt here).
+pub fn draw_iid(q: &[f64], s: usize, rng: &mut Stream, cdf: &mut Vec<f64>, out: &mut Vec<u32>) {
+    cdf.clear();
+    let mut acc = 0.0;
+    for &p in q {
+        acc += p;
+        cdf.push(acc);
+    }
+    let total = acc;
+    for _ in 0..s {
+        let u = rng.uniform() * total;
+        let i = cdf.partition_point(|&c| c <= u).min(q.len() - 1);
+        out.push(i as u32);
+    }
+}
+
+/// s i.i.d. uniform draws from 0..d.
+pub fn draw_uniform(d: usize, s: usize, rng: &mut Stream, out: &mut Vec<u32>) {
+    for _ in 0..s {
+        out.push(rng.below(d) as u32);
+    }
+}
+
+/// min(s, d) distinct draws with probabilities ∝ exp(logits) (Gumbel-top-k), in descending key order.
+pub fn draw_distinct(
+    logits: &[f32],
+    s: usize,
+    rng: &mut Stream,
+    keys: &mut Vec<(f64, u32)>,
+    out: &mut Vec<u32>,
+) {
+    keys.clear();
+    keys.extend(
+        logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (l as f64 + rng.gumbel(), i as u32)),
+    );
+    let s = s.min(keys.len());
+    if s == 0 {
+        return;
+    }
+    let desc = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0);
+    if s < keys.len() {
+        keys.select_nth_unstable_by(s - 1, desc);
+    }
+    keys[..s].sort_unstable_by(desc);
+    out.extend(keys[..s].iter().map(|k| k.1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iid_and_distinct_follow_q() {
+        let logits = [0.0f32, 1.0, 2.0, -1.0];
+        let mut q = Vec::new();
+        softmax(&logits, &mut q);
+        let mut rng = Stream::new(1, 0);
+        let (mut cdf, mut out) = (Vec::new(), Vec::new());
+        let n = 200_000;
+        draw_iid(&q, n, &mut rng, &mut cdf, &mut out);
+        for (i, &p) in q.iter().enumerate() {
+            let f = out.iter().filter(|&&k| k as usize == i).count() as f64 / n as f64;
+            let se = (p * (1.0 - p) / n as f64).sqrt();
+            assert!((f - p).abs() < 5.0 * se, "bit {i}: {f} vs {p}");
+        }
+        // First draw of Gumbel-top-k is a draw from q.
+        let mut keys = Vec::new();
+        let mut first = vec![0usize; 4];
+        for _ in 0..50_000 {
+            out.clear();
+            draw_distinct(&logits, 2, &mut rng, &mut keys, &mut out);
+            assert_eq!(out.len(), 2);
+            assert_ne!(out[0], out[1]);
+            first[out[0] as usize] += 1;
+        }
+        for (i, &p) in q.iter().enumerate() {
+            let f = first[i] as f64 / 50_000.0;
+            assert!(
+                (f - p).abs() < 5.0 * (p * (1.0 - p) / 50_000.0).sqrt(),
+                "bit {i}"
+            );
+        }
+        out.clear();
+        draw_distinct(&logits, 9, &mut rng, &mut keys, &mut out);
+        let mut sorted = out.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3]);
+    }
+}

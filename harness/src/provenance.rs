@@ -1,0 +1,50 @@
+//! Where a number came from: machine, CPU features, ISA, build flags, threads, git revision.
+
+use serde::Serialize;
+
+/// Provenance columns written into every CSV row.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Provenance {
+    /// CPU model name (from /proc/cpuinfo).
+    pub cpu: String,
+    /// SIMD features the CPU reports (space-separated).
+    pub cpu_features: String,
+    /// ISA the kernels ran with.
+    pub isa: String,
+    /// RUSTFLAGS of the build.
+    pub rustflags: String,
+    /// Cargo profile of the build.
+    pub profile: String,
+    /// rayon threads.
+    pub threads: usize,
+    /// git revision of the build (`-dirty` if uncommitted changes).
+    pub git_rev: String,
+}
+
+/// CPU model name from /proc/cpuinfo, or the architecture.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+impl Provenance {
+    /// Provenance of this process now.
+    pub fn current() -> Self {
+        Provenance {
+            cpu: cpu_model(),
+            cpu_features: rmbench_kernels::simd::cpu_features(),
+            isa: rmbench_kernels::simd::isa().name().to_string(),
+            rustflags: env!("RMBENCH_RUSTFLAGS").to_string(),
+            profile: env!("RMBENCH_PROFILE").to_string(),
+            threads: rayon::current_num_threads(),
+            git_rev: env!("RMBENCH_GIT_REV").to_string(),
+        }
+    }
+}
