@@ -1,8 +1,495 @@
-//! MLP energy (placeholder until implemented).
-use super::TensorSpec;
-/// MLP energy.
+//! MLP energy d → H → … → H → 1 with Swish z = a·σ(β·a) after every hidden layer (one learnable β
+//! shared by them) and none on the output: E(x) = W_L·z_L + b_L. The RMwGGIS reference's model.
+//!
+//! The first layer is never a matrix product: its weight is stored transposed ([d, H]) and
+//! a₁ = b₀ + Σ_{set i} W₀ᵀ[i,:] is a gather-add; a flipped input moves it by tᵢ·W₀ᵀ[i,:]
+//! (tᵢ = 1 − 2xᵢ), O(H) per flip. Dense layers run as faer GEMMs over many rows at once; rows are
+//! processed in chunks of at most `chunk_rows` so memory stays bounded for exact ratio matching.
+
+use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
+use crate::bits::{bit, BitBatch};
+use crate::dense::{gemm, Operand};
+use crate::simd;
+use rayon::prelude::*;
+
+/// Default maximum rows (base + flipped) alive at once: 8192 rows × (2L + 1)·H floats.
+pub const DEFAULT_CHUNK_ROWS: usize = 8192;
+
+/// MLP energy with Swish hidden layers.
 #[derive(Clone, Debug)]
 pub struct Mlp {
-    #[allow(dead_code)]
+    d: usize,
+    h: usize,
+    layers: usize,
     tensors: Vec<TensorSpec>,
+    params: Vec<f32>,
+    chunk_rows: usize,
 }
+
+/// Activations of m rows through the hidden layers: pre-activations and sigmoids per layer.
+struct Tape {
+    m: usize,
+    /// aₖ (m × H) for k = 1..=L.
+    a: Vec<Vec<f32>>,
+    /// σ(β·aₖ).
+    sig: Vec<Vec<f32>>,
+    /// zₖ = aₖ·σ(β·aₖ).
+    z: Vec<Vec<f32>>,
+}
+
+impl Mlp {
+    /// PyTorch's default init (weights and biases uniform in ±1/√fan_in), β = 1.
+    pub fn new(d: usize, hidden: usize, n_hidden_layers: usize, seed: u64) -> Self {
+        assert!(
+            n_hidden_layers >= 1,
+            "an MLP needs at least one hidden layer"
+        );
+        let mut names: Vec<(String, Vec<usize>, bool)> = Vec::new();
+        for k in 0..=n_hidden_layers {
+            let (o, i) = match k {
+                0 => (hidden, d),
+                k if k == n_hidden_layers => (1, hidden),
+                _ => (hidden, hidden),
+            };
+            names.push((format!("layers.{k}.weight"), vec![o, i], k == 0));
+            names.push((format!("layers.{k}.bias"), vec![o], false));
+        }
+        names.push(("swish.beta".into(), vec![1], false));
+        let items: Vec<(&str, &[usize], bool)> = names
+            .iter()
+            .map(|(n, s, t)| (n.as_str(), s.as_slice(), *t))
+            .collect();
+        let tensors = layout(&items);
+        let total = tensors.last().map(|t| t.offset + t.len()).unwrap_or(0);
+        let mut m = Mlp {
+            d,
+            h: hidden,
+            layers: n_hidden_layers,
+            tensors,
+            params: vec![0.0; total],
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+        };
+        for (k, t) in m.tensors.clone().iter().enumerate() {
+            if t.name == "swish.beta" {
+                m.params[t.offset] = 1.0;
+                continue;
+            }
+            let fan_in = if t.name.starts_with("layers.0.") {
+                d
+            } else {
+                hidden
+            };
+            let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+            fill_uniform(
+                &mut m.params[t.range()],
+                seed.wrapping_mul(0x100).wrapping_add(k as u64),
+                bound,
+            );
+        }
+        m
+    }
+
+    /// Hidden width H.
+    pub fn hidden(&self) -> usize {
+        self.h
+    }
+
+    /// Hidden layers L.
+    pub fn n_hidden_layers(&self) -> usize {
+        self.layers
+    }
+
+    /// Maximum rows (base and flipped) processed at once; bounds peak memory.
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk_rows
+    }
+
+    /// Sets [`Mlp::chunk_rows`] (at least 1).
+    pub fn set_chunk_rows(&mut self, rows: usize) {
+        self.chunk_rows = rows.max(1);
+    }
+
+    /// FLOPs of the dense part of one row's forward pass: 2H² per hidden→hidden layer, 2H output.
+    /// A backward pass with parameter and input gradients costs twice that again.
+    pub fn flops_dense_forward_row(&self) -> u64 {
+        let h = self.h as u64;
+        (self.layers as u64 - 1) * 2 * h * h + 2 * h
+    }
+
+    fn t(&self, k: usize) -> &TensorSpec {
+        &self.tensors[k]
+    }
+    /// Weight tensor of layer k (index 2k in the layout).
+    fn w(&self, k: usize) -> &[f32] {
+        &self.params[self.t(2 * k).range()]
+    }
+    fn b(&self, k: usize) -> &[f32] {
+        &self.params[self.t(2 * k + 1).range()]
+    }
+    fn beta(&self) -> f32 {
+        self.params[self.params.len() - 1]
+    }
+
+    /// a₁ = b₀ + Σ_{set i} W₀ᵀ[i,:] for one row.
+    fn first_layer(&self, row: &[u64], a: &mut [f32]) {
+        a.copy_from_slice(self.b(0));
+        simd::gather_add(row, self.w(0), self.h, a);
+    }
+
+    /// Flipped pre-activation: a₁ + tᵢ·W₀ᵀ[i,:].
+    #[inline]
+    fn flip_into(&self, base: &[f32], row: &[u64], i: usize, out: &mut [f32]) {
+        let t = 1.0 - 2.0 * bit(row, i) as f32;
+        let wi = &self.w(0)[i * self.h..(i + 1) * self.h];
+        for ((o, &b), &w) in out.iter_mut().zip(base).zip(wi) {
+            *o = b + t * w;
+        }
+    }
+
+    /// Runs m rows from first-layer pre-activations `a1` (m × H) to energies.
+    fn forward(&self, a1: Vec<f32>, m: usize) -> (Tape, Vec<f32>) {
+        let h = self.h;
+        let beta = self.beta();
+        let mut tape = Tape {
+            m,
+            a: Vec::with_capacity(self.layers),
+            sig: Vec::new(),
+            z: Vec::new(),
+        };
+        let mut a = a1;
+        for k in 1..=self.layers {
+            let mut z = vec![0f32; m * h];
+            let mut sg = vec![0f32; m * h];
+            par_rows3(&a, &mut z, &mut sg, h, |ar, zr, sr| {
+                simd::swish_forward(ar, beta, zr, sr)
+            });
+            tape.a.push(a);
+            tape.sig.push(sg);
+            if k < self.layers {
+                // a_{k+1} = z_k·W_kᵀ + b_k.
+                let mut next = vec![0f32; m * h];
+                let bk = self.b(k);
+                next.par_chunks_mut(h).for_each(|r| r.copy_from_slice(bk));
+                gemm(
+                    &mut next,
+                    m,
+                    h,
+                    Operand::new(&z, m, h),
+                    Operand::t(self.w(k), h, h),
+                    1.0,
+                    true,
+                );
+                a = next;
+            } else {
+                a = Vec::new();
+            }
+            tape.z.push(z);
+        }
+        let wl = self.w(self.layers);
+        let bl = self.b(self.layers)[0];
+        let zl = &tape.z[self.layers - 1];
+        let mut e = vec![0f32; m];
+        e.par_iter_mut().enumerate().for_each(|(r, er)| {
+            *er = bl
+                + zl[r * h..(r + 1) * h]
+                    .iter()
+                    .zip(wl)
+                    .map(|(z, w)| z * w)
+                    .sum::<f32>();
+        });
+        (tape, e)
+    }
+
+    /// Backward of Σ_r w_r·E(row r) through the output and hidden layers: accumulates the gradients
+    /// of layers 1..=L and β into `grad`, adds Σ_r δ₁ into the b₀ gradient, and returns
+    /// δ₁ = ∂/∂a₁ (m × H) for the caller's first-layer (or input) gradient. With `grad = None`
+    /// only δ₁ is computed (input gradients need no parameter gradients).
+    fn backward(&self, tape: &Tape, w: &[f32], mut grad: Option<&mut [f32]>) -> Vec<f32> {
+        let (m, h, l) = (tape.m, self.h, self.layers);
+        let beta = self.beta();
+        // Output layer: ∂/∂W_L = Σ_r w_r z_L[r], ∂/∂b_L = Σ w, dz_L = w ⊗ W_L.
+        let zl = &tape.z[l - 1];
+        let (wl_t, bl_t) = (self.t(2 * l).clone(), self.t(2 * l + 1).clone());
+        if let Some(grad) = grad.as_deref_mut() {
+            let gw = &mut grad[wl_t.range()];
+            for r in 0..m {
+                for (g, &z) in gw.iter_mut().zip(&zl[r * h..(r + 1) * h]) {
+                    *g += w[r] * z;
+                }
+            }
+            grad[bl_t.offset] += w.iter().sum::<f32>();
+        }
+        let wl = self.w(l);
+        let mut dz = vec![0f32; m * h];
+        dz.par_chunks_mut(h).zip(w.par_iter()).for_each(|(d, &wr)| {
+            for (dk, &wk) in d.iter_mut().zip(wl) {
+                *dk = wr * wk;
+            }
+        });
+        let mut dbeta = 0f32;
+        let mut delta = vec![0f32; m * h];
+        for k in (1..=l).rev() {
+            // δ_k = dz_k ⊙ swish'(a_k).
+            let (a, sg) = (&tape.a[k - 1], &tape.sig[k - 1]);
+            let parts: Vec<f32> = delta
+                .par_chunks_mut(h * 64)
+                .enumerate()
+                .map(|(c, dch)| {
+                    let lo = c * h * 64;
+                    let hi = lo + dch.len();
+                    simd::swish_backward(&a[lo..hi], &sg[lo..hi], beta, &dz[lo..hi], dch)
+                })
+                .collect();
+            dbeta += parts.iter().sum::<f32>();
+            if k >= 2 {
+                // Layer k−1 maps z_{k−1} → a_k: ∂W = δ_kᵀ z_{k−1}, ∂b = Σ δ_k, dz_{k−1} = δ_k W.
+                if let Some(grad) = grad.as_deref_mut() {
+                    let (wt, bt) = (self.t(2 * (k - 1)).clone(), self.t(2 * (k - 1) + 1).clone());
+                    gemm(
+                        &mut grad[wt.range()],
+                        h,
+                        h,
+                        Operand::t(&delta, m, h),
+                        Operand::new(&tape.z[k - 2], m, h),
+                        1.0,
+                        true,
+                    );
+                    col_sums_into(&delta, h, &mut grad[bt.range()]);
+                }
+                gemm(
+                    &mut dz,
+                    m,
+                    h,
+                    Operand::new(&delta, m, h),
+                    Operand::new(self.w(k - 1), h, h),
+                    1.0,
+                    false,
+                );
+            }
+        }
+        if let Some(grad) = grad {
+            let nb = grad.len() - 1;
+            grad[nb] += dbeta;
+            let b0 = self.t(1).clone();
+            col_sums_into(&delta, h, &mut grad[b0.range()]);
+        }
+        delta
+    }
+
+    /// Row ranges of base samples so that each chunk has at most `chunk_rows` rows when every base
+    /// row brings `per_row` rows.
+    fn chunks(&self, n: usize, per_row: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let step = (self.chunk_rows / per_row.max(1)).max(1);
+        (0..n).step_by(step).map(move |lo| lo..(lo + step).min(n))
+    }
+
+    /// Pre-activations of base rows `rows` and their flips: per base row, the base then its s flips.
+    fn flip_rows(
+        &self,
+        x: &BitBatch,
+        rows: std::ops::Range<usize>,
+        idx: &[u32],
+        s: usize,
+        with_base: bool,
+    ) -> Vec<f32> {
+        let h = self.h;
+        let per = s + with_base as usize;
+        let mut a = vec![0f32; rows.len() * per * h];
+        a.par_chunks_mut(per * h).zip(rows.clone()).for_each_init(
+            || vec![0f32; h],
+            |base, (out, r)| {
+                let row = x.row(r);
+                self.first_layer(row, base);
+                let mut o = 0;
+                if with_base {
+                    out[..h].copy_from_slice(base);
+                    o = h;
+                }
+                for j in 0..s {
+                    self.flip_into(
+                        base,
+                        row,
+                        idx[r * s + j] as usize,
+                        &mut out[o + j * h..o + (j + 1) * h],
+                    );
+                }
+            },
+        );
+        a
+    }
+
+    /// ΔE for s flips per base row (idx n × s), chunked: out[r·s + j].
+    fn delta_flips(&self, x: &BitBatch, idx: &[u32], s: usize, out: &mut [f32]) {
+        if s == 0 || self.h == 0 {
+            return;
+        }
+        for rows in self.chunks(x.n(), s + 1) {
+            let a = self.flip_rows(x, rows.clone(), idx, s, true);
+            let m = rows.len() * (s + 1);
+            let (_, e) = self.forward(a, m);
+            for (k, r) in rows.enumerate() {
+                let e0 = e[k * (s + 1)];
+                for j in 0..s {
+                    out[r * s + j] = e[k * (s + 1) + 1 + j] - e0;
+                }
+            }
+        }
+    }
+}
+
+/// Applies `f` to matching H-wide rows of three buffers, in parallel for large m.
+fn par_rows3(
+    a: &[f32],
+    z: &mut [f32],
+    s: &mut [f32],
+    h: usize,
+    f: impl Fn(&[f32], &mut [f32], &mut [f32]) + Sync,
+) {
+    let block = h * 64;
+    if block == 0 {
+        return;
+    }
+    a.par_chunks(block)
+        .zip(z.par_chunks_mut(block))
+        .zip(s.par_chunks_mut(block))
+        .for_each(|((ar, zr), sr)| f(ar, zr, sr));
+}
+
+/// out[c] += Σ_r m[r·h + c].
+fn col_sums_into(m: &[f32], h: usize, out: &mut [f32]) {
+    for r in m.chunks(h) {
+        for (o, &v) in out.iter_mut().zip(r) {
+            *o += v;
+        }
+    }
+}
+
+impl EnergyModel for Mlp {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Mlp
+    }
+    fn dim(&self) -> usize {
+        self.d
+    }
+    fn tensors(&self) -> &[TensorSpec] {
+        &self.tensors
+    }
+    fn params(&self) -> &[f32] {
+        &self.params
+    }
+    fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+    fn metadata(&self) -> Vec<(String, String)> {
+        vec![
+            ("activation".into(), "swish".into()),
+            ("hidden".into(), self.h.to_string()),
+            ("layers".into(), self.layers.to_string()),
+        ]
+    }
+
+    /// Gather-add first layer, GEMM dense layers, chunked: O(n·(popcount·H + L·H²)).
+    fn energy(&self, x: &BitBatch, out: &mut [f32]) {
+        for rows in self.chunks(x.n(), 1) {
+            let a = self.flip_rows(x, rows.clone(), &[], 0, true);
+            let (_, e) = self.forward(a, rows.len());
+            out[rows].copy_from_slice(&e);
+        }
+    }
+
+    /// All d flips of every row through the dense layers, chunked to ≤ chunk_rows rows:
+    /// O(n·d·L·H²) FLOPs but only O(H) first-layer work per flip.
+    fn delta_all(&self, x: &BitBatch, out: &mut [f32]) {
+        let (n, d) = (x.n(), self.d);
+        let idx: Vec<u32> = (0..n).flat_map(|_| 0..d as u32).collect();
+        self.delta_flips(x, &idx, d, out);
+    }
+
+    /// s chosen flips per row: O(n·s·L·H²).
+    fn delta_at(&self, x: &BitBatch, idx: &[u32], out: &mut [f32]) {
+        let n = x.n();
+        if n == 0 {
+            return;
+        }
+        self.delta_flips(x, idx, idx.len() / n, out);
+    }
+
+    /// Forward, backward to δ₁, then ∂E/∂x = δ₁·W₀ (GEMM n × H × d).
+    fn input_grad(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]) {
+        let (h, d) = (self.h, self.d);
+        for rows in self.chunks(x.n(), 1) {
+            let m = rows.len();
+            let a = self.flip_rows(x, rows.clone(), &[], 0, true);
+            let (tape, e) = self.forward(a, m);
+            energy[rows.clone()].copy_from_slice(&e);
+            let delta = self.backward(&tape, &vec![1.0; m], None);
+            if d > 0 {
+                gemm(
+                    &mut grad[rows.start * d..rows.end * d],
+                    m,
+                    d,
+                    Operand::new(&delta, m, h),
+                    Operand::t(self.w(0), d, h),
+                    1.0,
+                    false,
+                );
+            }
+        }
+    }
+
+    /// Weighted backward over base rows and their flips, chunked. First layer folded: with D_r the
+    /// sum of δ₁ over row r's base and flips, ∂W₀ᵀ[j,:] += D_r for each set bit j of x_r and
+    /// ∂W₀ᵀ[i,:] += tᵢ·δ₁(flip) per flip: O(rows·L·H² + n·popcount·H), never rows·d·H.
+    fn param_grad(
+        &self,
+        x: &BitBatch,
+        w_base: &[f32],
+        idx: &[u32],
+        w_flip: &[f32],
+        grad: &mut [f32],
+    ) {
+        let (n, h) = (x.n(), self.h);
+        if n == 0 || h == 0 {
+            return;
+        }
+        let s = idx.len() / n;
+        let per = s + 1;
+        let w0 = self.t(0).clone();
+        for rows in self.chunks(n, per) {
+            let m = rows.len() * per;
+            let a = self.flip_rows(x, rows.clone(), idx, s, true);
+            let (tape, _) = self.forward(a, m);
+            let mut w = Vec::with_capacity(m);
+            for r in rows.clone() {
+                w.push(w_base[r]);
+                w.extend_from_slice(&w_flip[r * s..(r + 1) * s]);
+            }
+            let delta = self.backward(&tape, &w, Some(&mut *grad));
+            let gw0 = &mut grad[w0.range()];
+            let mut dsum = vec![0f32; h];
+            for (k, r) in rows.enumerate() {
+                let row = x.row(r);
+                let blk = &delta[k * per * h..(k + 1) * per * h];
+                dsum.copy_from_slice(&blk[..h]);
+                for j in 0..s {
+                    let df = &blk[(j + 1) * h..(j + 2) * h];
+                    let i = idx[r * s + j] as usize;
+                    let t = 1.0 - 2.0 * bit(row, i) as f32;
+                    for ((ds, g), &v) in dsum.iter_mut().zip(&mut gw0[i * h..(i + 1) * h]).zip(df) {
+                        *ds += v;
+                        *g += t * v;
+                    }
+                }
+                // Σ over set bits j of W₀ᵀ[j,:] += D: a scatter-add, the transpose of gather-add.
+                crate::bits::for_each_one(row, |j| {
+                    for (g, &v) in gw0[j * h..(j + 1) * h].iter_mut().zip(&dsum) {
+                        *g += v;
+                    }
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

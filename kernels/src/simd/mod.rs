@@ -289,6 +289,49 @@ pub(crate) fn swish_forward_body(a: &[f32], beta: f32, z: &mut [f32], sig: &mut 
     }
 }
 
+/// Swish backward: δₖ = dzₖ·(σₖ + β·aₖ·σₖ(1−σₖ)); returns Σₖ dzₖ·aₖ²·σₖ(1−σₖ) (the β gradient).
+#[inline]
+pub fn swish_backward(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut [f32]) -> f32 {
+    assert!(a.len() == sig.len() && a.len() == dz.len() && a.len() == delta.len());
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::swish_backward_avx512(a, sig, beta, dz, delta),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::swish_backward_avx2(a, sig, beta, dz, delta),
+        _ => swish_backward_body(a, sig, beta, dz, delta),
+    }
+}
+
+/// Portable body of [`swish_backward`], 16 partial sums so it vectorizes.
+#[inline(always)]
+pub(crate) fn swish_backward_body(
+    a: &[f32],
+    sig: &[f32],
+    beta: f32,
+    dz: &[f32],
+    delta: &mut [f32],
+) -> f32 {
+    let mut acc = [0f32; 16];
+    let len = a.len();
+    let full = len - len % 16;
+    for c in (0..full).step_by(16) {
+        for k in 0..16 {
+            let (ak, sk, dk) = (a[c + k], sig[c + k], dz[c + k]);
+            let ds = sk * (1.0 - sk);
+            delta[c + k] = dk * (sk + beta * ak * ds);
+            acc[k] += dk * ak * ak * ds;
+        }
+    }
+    let mut tail = 0f32;
+    for k in full..len {
+        let (ak, sk, dk) = (a[k], sig[k], dz[k]);
+        let ds = sk * (1.0 - sk);
+        delta[k] = dk * (sk + beta * ak * ds);
+        tail += dk * ak * ak * ds;
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -217,3 +217,47 @@ unsafe fn swish_forward512(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32])
 unsafe fn swish_forward256(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
     super::swish_forward_body(a, beta, z, sig)
 }
+
+pub(super) fn swish_backward_avx512(
+    a: &[f32],
+    sig: &[f32],
+    beta: f32,
+    dz: &[f32],
+    delta: &mut [f32],
+) -> f32 {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { swish_backward512(a, sig, beta, dz, delta) }
+}
+
+pub(super) fn swish_backward_avx2(
+    a: &[f32],
+    sig: &[f32],
+    beta: f32,
+    dz: &[f32],
+    delta: &mut [f32],
+) -> f32 {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { swish_backward256(a, sig, beta, dz, delta) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn swish_backward512(
+    a: &[f32],
+    sig: &[f32],
+    beta: f32,
+    dz: &[f32],
+    delta: &mut [f32],
+) -> f32 {
+    super::swish_backward_body(a, sig, beta, dz, delta)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn swish_backward256(
+    a: &[f32],
+    sig: &[f32],
+    beta: f32,
+    dz: &[f32],
+    delta: &mut [f32],
+) -> f32 {
+    super::swish_backward_body(a, sig, beta, dz, delta)
+}

@@ -1,0 +1,128 @@
+use super::*;
+use crate::testing::{check_finite_differences, check_model, patterns, Tol, NS};
+use proptest::prelude::*;
+
+/// f32 GEMMs and the fast sigmoid against f64: relative 2e-4, absolute 2e-4.
+const TOL: Tol = Tol {
+    rel: 2e-4,
+    abs: 2e-4,
+};
+
+fn model(d: usize, h: usize, l: usize, seed: u64) -> Mlp {
+    let mut m = Mlp::new(d, h, l, seed);
+    let last = m.params.len() - 1;
+    m.params[last] = 0.7; // β ≠ 1 so its gradient is exercised
+    m
+}
+
+#[test]
+fn kernels_match_reference_on_shapes_and_patterns() {
+    for d in [1usize, 2, 3, 15, 16, 17, 63, 64, 65, 130, 257] {
+        for (h, l) in [(3usize, 1usize), (8, 2), (17, 3)] {
+            let m = model(d, h, l, (d * 7 + h) as u64);
+            for n in NS {
+                if n == 64 && d > 65 {
+                    continue; // brute-force reference is O(n·d²·H)
+                }
+                for (name, x) in patterns(n, d, 3 + d as u64) {
+                    check_model(
+                        &format!("mlp d={d} h={h} l={l} n={n} {name}"),
+                        &m,
+                        &x,
+                        4,
+                        TOL,
+                        d as u64,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn default_width_matches_reference() {
+    let m = Mlp::new(40, 256, 3, 5);
+    let (_, x) = patterns(3, 40, 9).swap_remove(0);
+    check_model(
+        "mlp 256x3",
+        &m,
+        &x,
+        3,
+        Tol {
+            rel: 1e-3,
+            abs: 1e-3,
+        },
+        4,
+    );
+}
+
+#[test]
+fn chunk_size_does_not_change_results() {
+    let (d, n, s) = (37, 9, 5);
+    let mut small = model(d, 11, 2, 3);
+    small.set_chunk_rows(1);
+    let big = model(d, 11, 2, 3);
+    let (_, x) = patterns(n, d, 2).swap_remove(0);
+    let idx = crate::testing::random_idx(n, s, d, 8);
+    let wb = crate::testing::random_weights(n, 1);
+    let wf = crate::testing::random_weights(n * s, 2);
+    let run = |m: &Mlp| {
+        let mut da = vec![0f32; n * d];
+        m.delta_all(&x, &mut da);
+        let mut g = vec![0f32; m.num_params()];
+        m.param_grad(&x, &wb, &idx, &wf, &mut g);
+        let mut e = vec![0f32; n];
+        let mut gi = vec![0f32; n * d];
+        m.input_grad(&x, &mut e, &mut gi);
+        (da, g, gi)
+    };
+    let (a, b) = (run(&small), run(&big));
+    for (u, v) in [(&a.0, &b.0), (&a.1, &b.1), (&a.2, &b.2)] {
+        for (p, q) in u.iter().zip(v.iter()) {
+            assert!((p - q).abs() <= 1e-5 * p.abs().max(1.0), "{p} vs {q}");
+        }
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    for (d, h, l) in [(1usize, 2usize, 1usize), (5, 4, 2), (12, 6, 3)] {
+        let mut m = model(d, h, l, 11);
+        check_finite_differences("mlp", &mut m, 4);
+    }
+}
+
+#[test]
+fn layout_is_pytorch() {
+    let m = Mlp::new(5, 4, 3, 0);
+    let names: Vec<(&str, Vec<usize>)> = m
+        .tensors()
+        .iter()
+        .map(|t| (t.name.as_str(), t.shape.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("layers.0.weight", vec![4, 5]),
+            ("layers.0.bias", vec![4]),
+            ("layers.1.weight", vec![4, 4]),
+            ("layers.1.bias", vec![4]),
+            ("layers.2.weight", vec![4, 4]),
+            ("layers.2.bias", vec![4]),
+            ("layers.3.weight", vec![1, 4]),
+            ("layers.3.bias", vec![1]),
+            ("swish.beta", vec![1]),
+        ]
+    );
+    assert_eq!(*m.params().last().unwrap(), 1.0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn prop_fast_equals_reference(d in 1usize..=300, n in 1usize..4, h in 1usize..12, l in 1usize..=3, s in 1usize..5, seed in any::<u64>()) {
+        let m = model(d, h, l, seed);
+        let (_, x) = patterns(n, d, seed).swap_remove(0);
+        check_model("mlp prop", &m, &x, s, TOL, seed);
+    }
+}
