@@ -48,22 +48,12 @@ impl Quantizer {
     /// The quantizer of `toy` at dimension d (even, 4 ≤ d ≤ [`MAX_TOY_DIM`]).
     pub fn for_toy(toy: Toy, d: usize) -> Result<Self, DataError> {
         if d % 2 != 0 || !(4..=MAX_TOY_DIM).contains(&d) {
-            return Err(DataError::Spec(format!(
-                "toy datasets need an even d in 4..={MAX_TOY_DIM}, got {d}"
-            )));
+            return Err(DataError::Spec(format!("toy datasets need an even d in 4..={MAX_TOY_DIM}, got {d}")));
         }
         let pts = sample_2d(toy, 5000, &mut Stream::new(SCALE_SEED, 0));
-        let f_scale = pts
-            .iter()
-            .flat_map(|p| p.iter())
-            .fold(0f64, |m, v| m.max(v.abs()))
-            + 1.0;
+        let f_scale = pts.iter().flat_map(|p| p.iter()).fold(0f64, |m, v| m.max(v.abs())) + 1.0;
         let int_scale = 2f64.powi((d / 2 - 1) as i32) / (f_scale + 1.0);
-        Ok(Quantizer {
-            d,
-            f_scale,
-            int_scale,
-        })
+        Ok(Quantizer { d, f_scale, int_scale })
     }
 
     /// Magnitude bits per coordinate (k = d/2 − 1).
@@ -148,11 +138,7 @@ mod tests {
                 to_gray(&mut g);
                 assert!(seen.insert(g.clone()), "k={k}: duplicate code");
                 if let Some(p) = &prev {
-                    assert_eq!(
-                        p.iter().zip(&g).filter(|(a, b)| a != b).count(),
-                        1,
-                        "k={k} v={v}"
-                    );
+                    assert_eq!(p.iter().zip(&g).filter(|(a, b)| a != b).count(), 1, "k={k} v={v}");
                 }
                 let mut back = g.clone();
                 from_gray(&mut back);

@@ -8,19 +8,11 @@ use rmbench_kernels::BitBatch;
 use std::path::Path;
 
 fn err(path: &Path, msg: impl Into<String>) -> DataError {
-    DataError::File {
-        path: path.display().to_string(),
-        msg: msg.into(),
-    }
+    DataError::File { path: path.display().to_string(), msg: msg.into() }
 }
 
 fn at(path: &Path, line: usize, col: usize, msg: impl Into<String>) -> DataError {
-    DataError::At {
-        path: path.display().to_string(),
-        line,
-        col,
-        msg: msg.into(),
-    }
+    DataError::At { path: path.display().to_string(), line, col, msg: msg.into() }
 }
 
 /// Reads a file by extension: `.npy`, anything else as text.
@@ -60,10 +52,7 @@ pub fn read_text(path: &Path) -> Result<BitBatch, DataError> {
                 path,
                 ln + 1,
                 line.len().min(width) + 1,
-                format!(
-                    "row has {} characters, expected {width} (as line 1)",
-                    line.len()
-                ),
+                format!("row has {} characters, expected {width} (as line 1)", line.len()),
             ));
         }
         if x.d() != width {
@@ -75,16 +64,8 @@ pub fn read_text(path: &Path) -> Result<BitBatch, DataError> {
                 b'0' => {}
                 b'1' => words[i / 64] |= 1 << (i % 64),
                 _ => {
-                    let ch = String::from_utf8_lossy(&line[i..(i + 4).min(line.len())])
-                        .chars()
-                        .next()
-                        .unwrap_or('?');
-                    return Err(at(
-                        path,
-                        ln + 1,
-                        i + 1,
-                        format!("character {ch:?} is not 0 or 1"),
-                    ));
+                    let ch = String::from_utf8_lossy(&line[i..(i + 4).min(line.len())]).chars().next().unwrap_or('?');
+                    return Err(at(path, ln + 1, i + 1, format!("character {ch:?} is not 0 or 1")));
                 }
             }
         }
@@ -128,15 +109,10 @@ pub fn read_npy(path: &Path) -> Result<BitBatch, DataError> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => return Err(err(path, format!("unsupported .npy version {v}"))),
     };
-    let header = bytes
-        .get(start..start + hlen)
-        .ok_or_else(|| err(path, "truncated .npy header"))?;
+    let header = bytes.get(start..start + hlen).ok_or_else(|| err(path, "truncated .npy header"))?;
     let header = String::from_utf8_lossy(header);
     let field = |key: &str| -> Option<String> {
         let k = header.find(&format!("'{key}'"))?;
@@ -147,11 +123,7 @@ pub fn read_npy(path: &Path) -> Result<BitBatch, DataError> {
         } else if let Some(r) = rest.strip_prefix('\'') {
             Some(r[..r.find('\'')?].to_string())
         } else {
-            Some(
-                rest[..rest.find([',', '}']).unwrap_or(rest.len())]
-                    .trim()
-                    .to_string(),
-            )
+            Some(rest[..rest.find([',', '}']).unwrap_or(rest.len())].trim().to_string())
         }
     };
     let descr = field("descr").ok_or_else(|| err(path, "npy header has no 'descr'"))?;
@@ -159,58 +131,35 @@ pub fn read_npy(path: &Path) -> Result<BitBatch, DataError> {
         return Err(err(path, format!("dtype {descr} is not bool or uint8")));
     }
     if field("fortran_order").as_deref() == Some("True") {
-        return Err(err(
-            path,
-            "Fortran-ordered arrays are not supported; save with C order",
-        ));
+        return Err(err(path, "Fortran-ordered arrays are not supported; save with C order"));
     }
     let shape = field("shape").ok_or_else(|| err(path, "npy header has no 'shape'"))?;
     let dims: Vec<usize> = shape
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| err(path, format!("bad shape ({shape})")))
-        })
+        .map(|s| s.parse::<usize>().map_err(|_| err(path, format!("bad shape ({shape})"))))
         .collect::<Result<_, _>>()?;
     let (n, d) = match dims.as_slice() {
         [n, d] => (*n, *d),
         _ => return Err(err(path, format!("shape ({shape}) is not 2-D (n, d)"))),
     };
     if n == 0 || d == 0 {
-        return Err(err(
-            path,
-            format!("array of shape ({n}, {d}) has no samples"),
-        ));
+        return Err(err(path, format!("array of shape ({n}, {d}) has no samples")));
     }
     let data = &bytes[start + hlen..];
     if data.len() != n * d {
-        return Err(err(
-            path,
-            format!(
-                "expected {} data bytes for shape ({n}, {d}), found {}",
-                n * d,
-                data.len()
-            ),
-        ));
+        return Err(err(path, format!("expected {} data bytes for shape ({n}, {d}), found {}", n * d, data.len())));
     }
     if let Some(k) = data.iter().position(|&v| v > 1) {
-        return Err(err(
-            path,
-            format!("element ({}, {}) is {}, not 0 or 1", k / d, k % d, data[k]),
-        ));
+        return Err(err(path, format!("element ({}, {}) is {}, not 0 or 1", k / d, k % d, data[k])));
     }
     BitBatch::from_dense_u8(n, d, data).map_err(|e| err(path, e.to_string()))
 }
 
 /// Writes a `.npy` (version 1.0, dtype `|u1`, C order).
 pub fn write_npy(path: &Path, x: &BitBatch) -> Result<(), DataError> {
-    let mut header = format!(
-        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}, {}), }}",
-        x.n(),
-        x.d()
-    );
+    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({}, {}), }}", x.n(), x.d());
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -225,26 +174,15 @@ pub fn write_npy(path: &Path, x: &BitBatch) -> Result<(), DataError> {
 
 /// A seeded split into (train, test) with ⌊fraction·n⌋ test rows (at least one row stays in each
 /// part when n ≥ 2).
-pub fn split(
-    x: &BitBatch,
-    test_fraction: f64,
-    seed: u64,
-) -> Result<(BitBatch, BitBatch), DataError> {
+pub fn split(x: &BitBatch, test_fraction: f64, seed: u64) -> Result<(BitBatch, BitBatch), DataError> {
     if !(0.0..1.0).contains(&test_fraction) {
-        return Err(DataError::Spec(format!(
-            "test fraction {test_fraction} is not in [0, 1)"
-        )));
+        return Err(DataError::Spec(format!("test fraction {test_fraction} is not in [0, 1)")));
     }
     let n = x.n();
     let perm = Stream::new(seed, 0x5117).permutation(n);
-    let n_test = ((test_fraction * n as f64).floor() as usize).clamp(
-        if n >= 2 && test_fraction > 0.0 { 1 } else { 0 },
-        n.saturating_sub(1),
-    );
-    Ok((
-        x.select_rows(&perm[n_test..]),
-        x.select_rows(&perm[..n_test]),
-    ))
+    let n_test = ((test_fraction * n as f64).floor() as usize)
+        .clamp(if n >= 2 && test_fraction > 0.0 { 1 } else { 0 }, n.saturating_sub(1));
+    Ok((x.select_rows(&perm[n_test..]), x.select_rows(&perm[..n_test])))
 }
 
 #[cfg(test)]
@@ -258,12 +196,7 @@ mod tests {
     }
 
     fn sample() -> BitBatch {
-        BitBatch::from_dense_u8(
-            3,
-            70,
-            &(0..210).map(|k| (k % 3 == 0) as u8).collect::<Vec<_>>(),
-        )
-        .unwrap()
+        BitBatch::from_dense_u8(3, 70, &(0..210).map(|k| (k % 3 == 0) as u8).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
@@ -280,16 +213,8 @@ mod tests {
     fn malformed_text_names_file_line_and_column() {
         let cases: [(&str, &[u8], &str); 4] = [
             ("empty.txt", b"", "empty.txt: file is empty"),
-            (
-                "ragged.txt",
-                b"0101\n010\n",
-                "ragged.txt:2:4: row has 3 characters, expected 4",
-            ),
-            (
-                "char.txt",
-                b"0101\n01x1\n",
-                "char.txt:2:3: character 'x' is not 0 or 1",
-            ),
+            ("ragged.txt", b"0101\n010\n", "ragged.txt:2:4: row has 3 characters, expected 4"),
+            ("char.txt", b"0101\n01x1\n", "char.txt:2:3: character 'x' is not 0 or 1"),
             ("blank.txt", b"01\n\n01\n", "blank.txt:2:1: empty line"),
         ];
         for (name, body, want) in cases {
@@ -299,9 +224,7 @@ mod tests {
             assert!(e.contains(want), "{e} does not contain {want}");
             assert!(!e.contains('\n'));
         }
-        let e = read_file(Path::new("/nonexistent/x.txt"))
-            .unwrap_err()
-            .to_string();
+        let e = read_file(Path::new("/nonexistent/x.txt")).unwrap_err().to_string();
         assert!(e.starts_with("/nonexistent/x.txt: "), "{e}");
     }
 
@@ -314,10 +237,7 @@ mod tests {
         let mut bad = good.clone();
         *bad.last_mut().unwrap() = 7;
         std::fs::write(&p, &bad).unwrap();
-        assert!(read_npy(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("element (2, 69) is 7"));
+        assert!(read_npy(&p).unwrap_err().to_string().contains("element (2, 69) is 7"));
         std::fs::write(&p, &good[..good.len() - 5]).unwrap();
         assert!(read_npy(&p).unwrap_err().to_string().contains("data bytes"));
         std::fs::write(&p, b"not numpy").unwrap();

@@ -32,11 +32,7 @@ pub struct GibbsSchedule {
 
 impl Default for GibbsSchedule {
     fn default() -> Self {
-        GibbsSchedule {
-            chains: 20,
-            burn_in_steps: 1_000_000,
-            thin_sweeps: 10,
-        }
+        GibbsSchedule { chains: 20, burn_in_steps: 1_000_000, thin_sweeps: 10 }
     }
 }
 
@@ -50,12 +46,7 @@ impl IsingLattice {
     pub fn neighbours(&self, i: usize) -> [usize; 4] {
         let l = self.l;
         let (r, c) = (i / l, i % l);
-        [
-            ((r + l - 1) % l) * l + c,
-            ((r + 1) % l) * l + c,
-            r * l + (c + l - 1) % l,
-            r * l + (c + 1) % l,
-        ]
+        [((r + l - 1) % l) * l + c, ((r + 1) % l) * l + c, r * l + (c + l - 1) % l, r * l + (c + 1) % l]
     }
 
     /// The true coupling matrix J = 2σA (d × d, row-major, f32) of rmbench's quadratic model.
@@ -83,18 +74,11 @@ impl IsingLattice {
         let mut row = 0;
         for c in 0..chains {
             let mut rng = Stream::new(seed, c as u64);
-            let mut s: Vec<i8> = (0..d)
-                .map(|_| if rng.bernoulli(0.5) { 1 } else { -1 })
-                .collect();
+            let mut s: Vec<i8> = (0..d).map(|_| if rng.bernoulli(0.5) { 1 } else { -1 }).collect();
             let mut site = 0;
             let step = |s: &mut Vec<i8>, rng: &mut Stream, site: &mut usize| {
                 let i = *site;
-                let f: f64 = self
-                    .neighbours(i)
-                    .iter()
-                    .filter(|&&j| j != i)
-                    .map(|&j| s[j] as f64)
-                    .sum::<f64>()
+                let f: f64 = self.neighbours(i).iter().filter(|&&j| j != i).map(|&j| s[j] as f64).sum::<f64>()
                     * 2.0
                     * self.sigma;
                 let p_up = 1.0 / (1.0 + (-2.0 * f).exp());
@@ -145,10 +129,7 @@ mod tests {
         let d = lat.d();
         for a in 0..d {
             assert_eq!(j[a * d + a], 0.0);
-            assert_eq!(
-                j[a * d..(a + 1) * d].iter().filter(|&&v| v != 0.0).count(),
-                4
-            );
+            assert_eq!(j[a * d..(a + 1) * d].iter().filter(|&&v| v != 0.0).count(), 4);
             for b in 0..d {
                 assert_eq!(j[a * d + b], j[b * d + a]);
             }
@@ -162,24 +143,8 @@ mod tests {
     fn gibbs_statistics_agree_with_a_long_run() {
         for sigma in [0.1, 0.3] {
             let lat = IsingLattice { l: 6, sigma };
-            let short = lat.sample(
-                400,
-                GibbsSchedule {
-                    chains: 20,
-                    burn_in_steps: 20_000,
-                    thin_sweeps: 5,
-                },
-                1,
-            );
-            let long = lat.sample(
-                400,
-                GibbsSchedule {
-                    chains: 4,
-                    burn_in_steps: 200_000,
-                    thin_sweeps: 20,
-                },
-                2,
-            );
+            let short = lat.sample(400, GibbsSchedule { chains: 20, burn_in_steps: 20_000, thin_sweeps: 5 }, 1);
+            let long = lat.sample(400, GibbsSchedule { chains: 4, burn_in_steps: 200_000, thin_sweeps: 20 }, 2);
             let (m1, c1) = stats(&short, &lat);
             let (m2, c2) = stats(&long, &lat);
             assert!((m1 - m2).abs() < 0.08, "σ={sigma}: |m| {m1} vs {m2}");

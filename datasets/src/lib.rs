@@ -59,18 +59,14 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("RMBENCH_DATA_DIR") {
         return Some(PathBuf::from(d));
     }
-    let candidates = [
-        PathBuf::from("../shared/data"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
-    ];
+    let candidates = [PathBuf::from("../shared/data"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")];
     candidates.into_iter().find(|p| p.is_dir())
 }
 
 /// Binarized MNIST (5000 × 784) from the shared data folder.
 pub fn mnist() -> Result<BitBatch, DataError> {
-    let dir = shared_data_dir().ok_or_else(|| {
-        DataError::Spec("MNIST needs ../shared/data (or RMBENCH_DATA_DIR); not found".into())
-    })?;
+    let dir = shared_data_dir()
+        .ok_or_else(|| DataError::Spec("MNIST needs ../shared/data (or RMBENCH_DATA_DIR); not found".into()))?;
     let x = io::read_text(&dir.join("mnist5k-binarized.txt"))?;
     if x.d() != 784 {
         return Err(DataError::File {
@@ -87,9 +83,7 @@ fn parse_kv(spec: &str, body: &str) -> Result<Vec<(String, String)>, DataError> 
         .map(|kv| {
             kv.split_once('=')
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| {
-                    DataError::Spec(format!("dataset `{spec}`: expected key=value, got `{kv}`"))
-                })
+                .ok_or_else(|| DataError::Spec(format!("dataset `{spec}`: expected key=value, got `{kv}`")))
         })
         .collect()
 }
@@ -105,10 +99,9 @@ fn parse_kv(spec: &str, body: &str) -> Result<Vec<(String, String)>, DataError> 
 pub fn load(spec: &str, dim: Option<usize>, n: usize, seed: u64) -> Result<Dataset, DataError> {
     let check_dim = |x: &BitBatch| -> Result<(), DataError> {
         match dim {
-            Some(d) if d != x.d() => Err(DataError::Spec(format!(
-                "dataset `{spec}` has d = {} but d = {d} was requested",
-                x.d()
-            ))),
+            Some(d) if d != x.d() => {
+                Err(DataError::Spec(format!("dataset `{spec}` has d = {} but d = {d} was requested", x.d())))
+            }
             _ => Ok(()),
         }
     };
@@ -116,57 +109,28 @@ pub fn load(spec: &str, dim: Option<usize>, n: usize, seed: u64) -> Result<Datas
         let d = dim.unwrap_or(32);
         let q = gray::Quantizer::for_toy(t, d)?;
         let pts = toy::sample_2d(t, n, &mut rng::Stream::new(seed, 0x70));
-        return Ok(Dataset {
-            x: q.encode(&pts),
-            true_j: None,
-            toy: Some((t, q)),
-        });
+        return Ok(Dataset { x: q.encode(&pts), true_j: None, toy: Some((t, q)) });
     }
     if spec == "mnist" {
         let x = mnist()?;
         check_dim(&x)?;
-        return Ok(Dataset {
-            x,
-            true_j: None,
-            toy: None,
-        });
+        return Ok(Dataset { x, true_j: None, toy: None });
     }
     if let Some(body) = spec.strip_prefix("ising") {
         let body = body.strip_prefix(':').unwrap_or(body);
         let mut lat = ising::IsingLattice { l: 10, sigma: 0.25 };
         let mut sched = ising::GibbsSchedule::default();
         for (k, v) in parse_kv(spec, body)? {
-            let bad =
-                |what: &str| DataError::Spec(format!("dataset `{spec}`: {k}={v} is not {what}"));
+            let bad = |what: &str| DataError::Spec(format!("dataset `{spec}`: {k}={v} is not {what}"));
             match k.as_str() {
-                "L" | "l" => {
-                    lat.l = v
-                        .parse()
-                        .ok()
-                        .filter(|&l| l >= 2)
-                        .ok_or_else(|| bad("an integer ≥ 2"))?
-                }
-                "sigma" => {
-                    lat.sigma = v
-                        .parse()
-                        .ok()
-                        .filter(|s: &f64| s.is_finite())
-                        .ok_or_else(|| bad("a number"))?
-                }
+                "L" | "l" => lat.l = v.parse().ok().filter(|&l| l >= 2).ok_or_else(|| bad("an integer ≥ 2"))?,
+                "sigma" => lat.sigma = v.parse().ok().filter(|s: &f64| s.is_finite()).ok_or_else(|| bad("a number"))?,
                 "chains" => {
-                    sched.chains = v
-                        .parse()
-                        .ok()
-                        .filter(|&c| c > 0)
-                        .ok_or_else(|| bad("a positive integer"))?
+                    sched.chains = v.parse().ok().filter(|&c| c > 0).ok_or_else(|| bad("a positive integer"))?
                 }
                 "burnin" => sched.burn_in_steps = v.parse().map_err(|_| bad("an integer"))?,
                 "thin" => {
-                    sched.thin_sweeps = v
-                        .parse()
-                        .ok()
-                        .filter(|&t| t > 0)
-                        .ok_or_else(|| bad("a positive integer"))?
+                    sched.thin_sweeps = v.parse().ok().filter(|&t| t > 0).ok_or_else(|| bad("a positive integer"))?
                 }
                 _ => {
                     return Err(DataError::Spec(format!(
@@ -177,24 +141,13 @@ pub fn load(spec: &str, dim: Option<usize>, n: usize, seed: u64) -> Result<Datas
         }
         let x = lat.sample(n, sched, seed);
         check_dim(&x)?;
-        return Ok(Dataset {
-            x,
-            true_j: Some(lat.true_j()),
-            toy: None,
-        });
+        return Ok(Dataset { x, true_j: Some(lat.true_j()), toy: None });
     }
-    let path = spec
-        .strip_prefix("file:")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(spec));
+    let path = spec.strip_prefix("file:").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(spec));
     if spec.starts_with("file:") || path.exists() {
         let x = io::read_file(&path)?;
         check_dim(&x)?;
-        return Ok(Dataset {
-            x,
-            true_j: None,
-            toy: None,
-        });
+        return Ok(Dataset { x, true_j: None, toy: None });
     }
     let toys: Vec<&str> = toy::Toy::ALL.iter().map(|t| t.name()).collect();
     Err(DataError::Spec(format!(
@@ -215,25 +168,15 @@ mod tests {
         let ds = load("ising:L=4,sigma=0.2,burnin=1000", None, 10, 1).unwrap();
         assert_eq!(ds.x.d(), 16);
         assert_eq!(ds.true_j.unwrap().len(), 256);
-        assert!(load("ising:L=4,foo=1", None, 10, 1)
-            .unwrap_err()
-            .to_string()
-            .contains("unknown key `foo`"));
-        assert!(load("ising:L=4", Some(10), 10, 1)
-            .unwrap_err()
-            .to_string()
-            .contains("d = 16"));
-        assert!(load("nope", None, 10, 1)
-            .unwrap_err()
-            .to_string()
-            .contains("unknown dataset `nope`"));
+        assert!(load("ising:L=4,foo=1", None, 10, 1).unwrap_err().to_string().contains("unknown key `foo`"));
+        assert!(load("ising:L=4", Some(10), 10, 1).unwrap_err().to_string().contains("d = 16"));
+        assert!(load("nope", None, 10, 1).unwrap_err().to_string().contains("unknown dataset `nope`"));
         assert!(load("file:/nonexistent.txt", None, 10, 1).is_err());
     }
 
     #[test]
     fn mnist_loads_when_the_shared_folder_is_present() {
-        let Some(dir) = shared_data_dir().filter(|d| d.join("mnist5k-binarized.txt").exists())
-        else {
+        let Some(dir) = shared_data_dir().filter(|d| d.join("mnist5k-binarized.txt").exists()) else {
             eprintln!("skipping: shared data folder with mnist5k-binarized.txt not found");
             return;
         };

@@ -22,9 +22,7 @@ pub fn mix64(mut z: u64) -> u64 {
 impl Stream {
     /// Stream number `id` of `seed`.
     pub fn new(seed: u64, id: u64) -> Self {
-        Stream(Xoshiro256PlusPlus::seed_from_u64(
-            mix64(seed) ^ mix64(id.wrapping_add(0x5EED)),
-        ))
+        Stream(Xoshiro256PlusPlus::seed_from_u64(mix64(seed) ^ mix64(id.wrapping_add(0x5EED))))
     }
 
     /// 64 random bits.

@@ -79,42 +79,20 @@ fn point(toy: Toy, k: usize, rng: &mut Stream) -> [f64; 2] {
             let outer = rng.bernoulli(0.5);
             let a = 2.0 * PI * rng.uniform();
             let r = if outer { 1.0 } else { 0.5 };
-            [
-                3.0 * (r * a.cos() + 0.08 * rng.normal()),
-                3.0 * (r * a.sin() + 0.08 * rng.normal()),
-            ]
+            [3.0 * (r * a.cos() + 0.08 * rng.normal()), 3.0 * (r * a.sin() + 0.08 * rng.normal())]
         }
         Toy::Moons => {
             // make_moons(noise=.1), × 2 + (−1, −0.2).
             let t = PI * rng.uniform();
-            let (x, y) = if rng.bernoulli(0.5) {
-                (t.cos(), t.sin())
-            } else {
-                (1.0 - t.cos(), 1.0 - t.sin() - 0.5)
-            };
-            [
-                2.0 * (x + 0.1 * rng.normal()) - 1.0,
-                2.0 * (y + 0.1 * rng.normal()) - 0.2,
-            ]
+            let (x, y) = if rng.bernoulli(0.5) { (t.cos(), t.sin()) } else { (1.0 - t.cos(), 1.0 - t.sin() - 0.5) };
+            [2.0 * (x + 0.1 * rng.normal()) - 1.0, 2.0 * (y + 0.1 * rng.normal()) - 0.2]
         }
         Toy::EightGaussians => {
             let c = rng.below(8);
             let s = std::f64::consts::FRAC_1_SQRT_2;
-            let centers = [
-                (1.0, 0.0),
-                (-1.0, 0.0),
-                (0.0, 1.0),
-                (0.0, -1.0),
-                (s, s),
-                (s, -s),
-                (-s, s),
-                (-s, -s),
-            ];
+            let centers = [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0), (s, s), (s, -s), (-s, s), (-s, -s)];
             let (cx, cy) = centers[c];
-            [
-                (0.5 * rng.normal() + 4.0 * cx) / 1.414,
-                (0.5 * rng.normal() + 4.0 * cy) / 1.414,
-            ]
+            [(0.5 * rng.normal() + 4.0 * cx) / 1.414, (0.5 * rng.normal() + 4.0 * cy) / 1.414]
         }
         Toy::Pinwheel => {
             let class = (k % 5) as f64;
@@ -130,10 +108,7 @@ fn point(toy: Toy, k: usize, rng: &mut Stream) -> [f64; 2] {
             let d1x = -n.cos() * n + 0.5 * rng.uniform();
             let d1y = n.sin() * n + 0.5 * rng.uniform();
             let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
-            [
-                sign * d1x / 3.0 + 0.1 * rng.normal(),
-                sign * d1y / 3.0 + 0.1 * rng.normal(),
-            ]
+            [sign * d1x / 3.0 + 0.1 * rng.normal(), sign * d1y / 3.0 + 0.1 * rng.normal()]
         }
         Toy::Checkerboard => {
             let x1 = 4.0 * rng.uniform() - 2.0;
@@ -167,21 +142,14 @@ mod tests {
             assert!((r - 4.0 / 1.414).abs() < 2.5, "radius {r}");
         }
         // Circles: radii near 3 and 1.5.
-        let radii: Vec<f64> = sample_2d(Toy::Circles, 5000, &mut rng)
-            .iter()
-            .map(|p| (p[0] * p[0] + p[1] * p[1]).sqrt())
-            .collect();
-        assert!(radii
-            .iter()
-            .all(|&r| (r - 3.0).abs() < 1.0 || (r - 1.5).abs() < 1.0));
+        let radii: Vec<f64> =
+            sample_2d(Toy::Circles, 5000, &mut rng).iter().map(|p| (p[0] * p[0] + p[1] * p[1]).sqrt()).collect();
+        assert!(radii.iter().all(|&r| (r - 3.0).abs() < 1.0 || (r - 1.5).abs() < 1.0));
         let near_outer = radii.iter().filter(|&&r| (r - 3.0).abs() < 0.5).count() as f64 / 5000.0;
         assert!((near_outer - 0.5).abs() < 0.05, "{near_outer}");
         // Every generator is reproducible from its seed.
         for t in Toy::ALL {
-            assert_eq!(
-                sample_2d(t, 10, &mut Stream::new(9, 1)),
-                sample_2d(t, 10, &mut Stream::new(9, 1))
-            );
+            assert_eq!(sample_2d(t, 10, &mut Stream::new(9, 1)), sample_2d(t, 10, &mut Stream::new(9, 1)));
         }
     }
 }

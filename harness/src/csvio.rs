@@ -43,35 +43,15 @@ impl CsvAppender {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
         }
-        let header = if path.exists()
-            && std::fs::metadata(path)
-                .map(|m| m.len() > 0)
-                .unwrap_or(false)
-        {
+        let header = if path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false) {
             let mut r = csv::Reader::from_path(path).map_err(|e| Error::file(path, e))?;
-            Some(
-                r.headers()
-                    .map_err(|e| Error::file(path, e))?
-                    .iter()
-                    .map(String::from)
-                    .collect(),
-            )
+            Some(r.headers().map_err(|e| Error::file(path, e))?.iter().map(String::from).collect())
         } else {
             None
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| Error::file(path, e))?;
-        let writer = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(file);
-        Ok(CsvAppender {
-            path: path.to_path_buf(),
-            header,
-            writer,
-        })
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::file(path, e))?;
+        let writer = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        Ok(CsvAppender { path: path.to_path_buf(), header, writer })
     }
 
     /// Appends one row and flushes it to the file.
@@ -79,11 +59,7 @@ impl CsvAppender {
         let (keys, vals) = to_cells(row);
         match &self.header {
             Some(h) if *h != keys => {
-                let first = h
-                    .iter()
-                    .zip(&keys)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(h.len().min(keys.len()));
+                let first = h.iter().zip(&keys).position(|(a, b)| a != b).unwrap_or(h.len().min(keys.len()));
                 return Err(Error::file(
                     &self.path,
                     format!(
@@ -96,15 +72,11 @@ impl CsvAppender {
             }
             Some(_) => {}
             None => {
-                self.writer
-                    .write_record(&keys)
-                    .map_err(|e| Error::file(&self.path, e))?;
+                self.writer.write_record(&keys).map_err(|e| Error::file(&self.path, e))?;
                 self.header = Some(keys);
             }
         }
-        self.writer
-            .write_record(&vals)
-            .map_err(|e| Error::file(&self.path, e))?;
+        self.writer.write_record(&vals).map_err(|e| Error::file(&self.path, e))?;
         self.writer.flush().map_err(|e| Error::file(&self.path, e))
     }
 }

@@ -39,18 +39,12 @@ pub enum Error {
 impl Error {
     /// A file error for `path`.
     pub fn file(path: &Path, msg: impl std::fmt::Display) -> Self {
-        Error::File {
-            path: path.display().to_string(),
-            msg: msg.to_string(),
-        }
+        Error::File { path: path.display().to_string(), msg: msg.to_string() }
     }
 
     /// A config error for `key`.
     pub fn config(key: impl Into<String>, msg: impl std::fmt::Display) -> Self {
-        Error::Config {
-            key: key.into(),
-            msg: msg.to_string(),
-        }
+        Error::Config { key: key.into(), msg: msg.to_string() }
     }
 }
 
@@ -60,16 +54,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename), so a
 /// reader never sees a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
     let tmp = dir.join(format!(
         ".{}.tmp{}",
-        path.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes).map_err(|e| Error::file(&tmp, e))?;

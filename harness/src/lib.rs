@@ -4,15 +4,22 @@
 //! the kernels' weighted backward pass, Adam, the training loop, evaluation (exact and estimated log
 //! Z, MMD, samplers), sweeps with resumable CSV, plots, and the `rmbench` command-line tool.
 
+pub mod alloc_count;
 pub mod csvio;
+pub mod density;
 pub mod error;
 pub mod eval;
-// pub mod model_io;
+pub mod model_io;
 pub mod objective;
 pub mod optim;
+pub mod peak;
 pub mod proposal;
 pub mod provenance;
+pub mod stepbench;
 pub mod tensors;
 pub mod train;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod objective_tests;

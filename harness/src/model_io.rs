@@ -63,13 +63,14 @@ pub fn new_model(shape: ModelShape, seed: u64) -> Box<dyn EnergyModel> {
     }
 }
 
-/// The model's tensors in interchange layout.
-pub fn model_tensors(model: &dyn EnergyModel) -> Vec<Tensor> {
+/// A flat vector in the model's storage layout (parameters or a gradient) as named tensors in
+/// interchange layout.
+pub fn flat_to_tensors(model: &dyn EnergyModel, flat: &[f32]) -> Vec<Tensor> {
     model
         .tensors()
         .iter()
         .map(|t| {
-            let p = &model.params()[t.range()];
+            let p = &flat[t.range()];
             let data = if t.transposed {
                 let (r, c) = (t.shape[0], t.shape[1]);
                 (0..r * c).map(|k| p[(k % c) * r + k / c]).collect()
@@ -79,6 +80,11 @@ pub fn model_tensors(model: &dyn EnergyModel) -> Vec<Tensor> {
             Tensor::new(t.name.clone(), t.shape.clone(), data)
         })
         .collect()
+}
+
+/// The model's parameters as named tensors in interchange layout.
+pub fn model_tensors(model: &dyn EnergyModel) -> Vec<Tensor> {
+    flat_to_tensors(model, model.params())
 }
 
 /// Saves a model with metadata `model` = kind plus the model's own settings and `extra`.
@@ -95,7 +101,10 @@ fn find<'a>(path: &Path, ts: &'a [Tensor], name: &str) -> Result<&'a Tensor> {
 
 fn dim_of(path: &Path, t: &Tensor, axis: usize) -> Result<usize> {
     t.shape.get(axis).copied().ok_or_else(|| {
-        Error::file(path, format!("tensor `{}` has shape {:?}, expected at least {} dimensions", t.name, t.shape, axis + 1))
+        Error::file(
+            path,
+            format!("tensor `{}` has shape {:?}, expected at least {} dimensions", t.name, t.shape, axis + 1),
+        )
     })
 }
 
@@ -106,7 +115,9 @@ pub fn load_model(path: &Path) -> Result<Box<dyn EnergyModel>> {
     let kind = ModelKind::parse(kind_s)
         .ok_or_else(|| Error::file(path, format!("unknown model `{kind_s}` (expected mlp, rbm or quadratic)")))?;
     let shape = match kind {
-        ModelKind::Quadratic => ModelShape { kind: kind.into(), dim: dim_of(path, find(path, &ts, "h")?, 0)?, hidden: 0, layers: 0 },
+        ModelKind::Quadratic => {
+            ModelShape { kind: kind.into(), dim: dim_of(path, find(path, &ts, "h")?, 0)?, hidden: 0, layers: 0 }
+        }
         ModelKind::Rbm => {
             let w = find(path, &ts, "W")?;
             ModelShape { kind: kind.into(), dim: dim_of(path, w, 1)?, hidden: dim_of(path, w, 0)?, layers: 0 }
@@ -122,7 +133,12 @@ pub fn load_model(path: &Path) -> Result<Box<dyn EnergyModel>> {
             if n_weights < 2 {
                 return Err(Error::file(path, "an mlp needs at least layers.0 and an output layer"));
             }
-            ModelShape { kind: kind.into(), dim: dim_of(path, w0, 1)?, hidden: dim_of(path, w0, 0)?, layers: n_weights - 1 }
+            ModelShape {
+                kind: kind.into(),
+                dim: dim_of(path, w0, 1)?,
+                hidden: dim_of(path, w0, 0)?,
+                layers: n_weights - 1,
+            }
         }
     };
     let mut model = new_model(shape, 0);
@@ -135,7 +151,10 @@ pub fn load_model(path: &Path) -> Result<Box<dyn EnergyModel>> {
     for spec in &specs {
         let t = find(path, &ts, &spec.name)?;
         if t.shape != spec.shape {
-            return Err(Error::file(path, format!("tensor `{}` has shape {:?}, expected {:?}", t.name, t.shape, spec.shape)));
+            return Err(Error::file(
+                path,
+                format!("tensor `{}` has shape {:?}, expected {:?}", t.name, t.shape, spec.shape),
+            ));
         }
         if let Some(k) = t.data.iter().position(|v| !v.is_finite()) {
             return Err(Error::file(path, format!("tensor `{}` element {k} is {}", t.name, t.data[k])));
@@ -158,7 +177,11 @@ pub fn load_model(path: &Path) -> Result<Box<dyn EnergyModel>> {
         let spec = specs.iter().find(|s| s.range().contains(&k)).expect("every parameter belongs to a tensor");
         return Err(Error::file(
             path,
-            format!("tensor `{}` violates the model's constraints at element {} (J must be symmetric with a zero diagonal)", spec.name, k - spec.offset),
+            format!(
+                "tensor `{}` violates the model's constraints at element {} (J must be symmetric with a zero diagonal)",
+                spec.name,
+                k - spec.offset
+            ),
         ));
     }
     Ok(model)

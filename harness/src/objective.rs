@@ -69,8 +69,7 @@ impl Objective {
 
     /// True for the estimators whose expectation is the exact `rm` loss and gradient.
     pub fn unbiased_for_rm(self, without_replacement: bool) -> bool {
-        matches!(self, Objective::RmUniform)
-            || (self == Objective::GgisBasic && !without_replacement)
+        matches!(self, Objective::RmUniform) || (self == Objective::GgisBasic && !without_replacement)
     }
 }
 
@@ -98,13 +97,7 @@ pub struct ObjectiveConfig {
 impl ObjectiveConfig {
     /// The reference defaults for `objective` (s = 10, chunks of 16384 flipped rows, ν = 1).
     pub fn new(objective: Objective) -> Self {
-        ObjectiveConfig {
-            objective,
-            samples: 10,
-            without_replacement: false,
-            chunk_flips: 16384,
-            nce_noise: 1,
-        }
+        ObjectiveConfig { objective, samples: 10, without_replacement: false, chunk_flips: 16384, nce_noise: 1 }
     }
 }
 
@@ -149,11 +142,9 @@ impl ObjectiveState {
                 (ones / n).clamp(1e-3, 1.0 - 1e-3)
             })
             .collect();
-        ObjectiveState {
-            noise_marginals: marg,
-            log_norm: 0.0,
-            log_norm_grad: 0.0,
-        }
+        // c starts at d·ln 2, the log-normalizer of a zero-energy (uniform) model, so that NCE does
+        // not spend its first hundreds of steps moving c from 0.
+        ObjectiveState { noise_marginals: marg, log_norm: data.d() as f32 * std::f32::consts::LN_2, log_norm_grad: 0.0 }
     }
 }
 
@@ -164,12 +155,7 @@ fn term(delta: f32, row: usize, bit: usize) -> Result<f64, ObjectiveError> {
     if t.is_finite() && t < 1e30 {
         Ok(t)
     } else {
-        Err(ObjectiveError::Overflow {
-            what: "exp(−2ΔE)",
-            row,
-            bit,
-            delta,
-        })
+        Err(ObjectiveError::Overflow { what: "exp(−2ΔE)", row, bit, delta })
     }
 }
 
@@ -279,15 +265,10 @@ pub struct Draws {
 
 /// Draws the bits of `rm-uniform` / `ggis-basic` / `ggis-advanced` for every sample of `x`.
 /// The proposal needs one input-gradient pass (not for the uniform baseline).
-pub fn draw(
-    model: &dyn EnergyModel,
-    x: &BitBatch,
-    cfg: &ObjectiveConfig,
-    rng: &mut Stream,
-) -> Draws {
+pub fn draw(model: &dyn EnergyModel, x: &BitBatch, cfg: &ObjectiveConfig, rng: &mut Stream) -> Draws {
     let (n, d) = (x.n(), x.d());
-    let distinct = cfg.objective == Objective::GgisAdvanced
-        || (cfg.objective == Objective::GgisBasic && cfg.without_replacement);
+    let distinct =
+        cfg.objective == Objective::GgisAdvanced || (cfg.objective == Objective::GgisBasic && cfg.without_replacement);
     let s = if d == 0 {
         0
     } else if distinct {
@@ -357,12 +338,7 @@ pub fn apply_draws(
             let t = term(delta[k], r, draws.idx[k] as usize)? * draws.weight[k];
             if !t.is_finite() || t > 1e30 {
                 let (row, bit, delta) = (r, draws.idx[k] as usize, delta[k]);
-                return Err(ObjectiveError::Overflow {
-                    what: "importance-weighted term",
-                    row,
-                    bit,
-                    delta,
-                });
+                return Err(ObjectiveError::Overflow { what: "importance-weighted term", row, bit, delta });
             }
             loss += t * inv_n;
             let w = -2.0 * t * inv_n;
@@ -404,15 +380,7 @@ fn nce(
     let log_nu = (nu as f64).ln();
     let marg = &state.noise_marginals;
     let log_noise = |b: &BitBatch, r: usize| -> f64 {
-        (0..d)
-            .map(|i| {
-                if b.get(r, i) {
-                    marg[i].ln()
-                } else {
-                    (1.0 - marg[i]).ln()
-                }
-            })
-            .sum()
+        (0..d).map(|i| if b.get(r, i) { marg[i].ln() } else { (1.0 - marg[i]).ln() }).sum()
     };
     let mut noise = BitBatch::zeros(n * nu, d);
     for r in 0..n * nu {
@@ -459,9 +427,5 @@ pub fn rm_loss_exact(model: &dyn EnergyModel, x: &BitBatch) -> f64 {
     let (n, d) = (x.n(), x.d());
     let mut delta = vec![0f32; n * d];
     model.delta_all(x, &mut delta);
-    delta
-        .iter()
-        .map(|&de| (-2.0 * de as f64).exp())
-        .sum::<f64>()
-        / n.max(1) as f64
+    delta.iter().map(|&de| (-2.0 * de as f64).exp()).sum::<f64>() / n.max(1) as f64
 }

@@ -25,14 +25,7 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig {
-            lr: 5e-4,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 1e-4,
-            clip: 1.0,
-        }
+        AdamConfig { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 1e-4, clip: 1.0 }
     }
 }
 
@@ -53,12 +46,7 @@ pub fn grad_norm(g: &[f32]) -> f64 {
 impl Adam {
     /// Fresh state for `len` parameters.
     pub fn new(cfg: AdamConfig, len: usize) -> Self {
-        Adam {
-            cfg,
-            m: vec![0.0; len],
-            v: vec![0.0; len],
-            t: 0,
-        }
+        Adam { cfg, m: vec![0.0; len], v: vec![0.0; len], t: 0 }
     }
 
     /// Clips `grad` to the configured norm, returning the norm before clipping.
@@ -96,13 +84,7 @@ mod tests {
     #[test]
     fn first_step_moves_by_lr_against_the_gradient_sign() {
         let mut p = vec![1.0f32, -2.0];
-        let mut a = Adam::new(
-            AdamConfig {
-                weight_decay: 0.0,
-                ..Default::default()
-            },
-            2,
-        );
+        let mut a = Adam::new(AdamConfig { weight_decay: 0.0, ..Default::default() }, 2);
         a.step(&mut p, &[0.3, -0.1]);
         assert!((p[0] - (1.0 - 5e-4)).abs() < 1e-6 && (p[1] - (-2.0 + 5e-4)).abs() < 1e-6);
     }
@@ -118,14 +100,7 @@ mod tests {
     #[test]
     fn minimizes_a_quadratic() {
         let mut p = vec![3.0f32];
-        let mut a = Adam::new(
-            AdamConfig {
-                lr: 0.05,
-                weight_decay: 0.0,
-                ..Default::default()
-            },
-            1,
-        );
+        let mut a = Adam::new(AdamConfig { lr: 0.05, weight_decay: 0.0, ..Default::default() }, 1);
         for _ in 0..2000 {
             let mut g = vec![2.0 * p[0]];
             a.clip(&mut g, 0.0);

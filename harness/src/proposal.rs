@@ -39,20 +39,9 @@ pub fn draw_uniform(d: usize, s: usize, rng: &mut Stream, out: &mut Vec<u32>) {
 }
 
 /// min(s, d) distinct draws with probabilities ∝ exp(logits) (Gumbel-top-k), in descending key order.
-pub fn draw_distinct(
-    logits: &[f32],
-    s: usize,
-    rng: &mut Stream,
-    keys: &mut Vec<(f64, u32)>,
-    out: &mut Vec<u32>,
-) {
+pub fn draw_distinct(logits: &[f32], s: usize, rng: &mut Stream, keys: &mut Vec<(f64, u32)>, out: &mut Vec<u32>) {
     keys.clear();
-    keys.extend(
-        logits
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| (l as f64 + rng.gumbel(), i as u32)),
-    );
+    keys.extend(logits.iter().enumerate().map(|(i, &l)| (l as f64 + rng.gumbel(), i as u32)));
     let s = s.min(keys.len());
     if s == 0 {
         return;
@@ -95,10 +84,7 @@ mod tests {
         }
         for (i, &p) in q.iter().enumerate() {
             let f = first[i] as f64 / 50_000.0;
-            assert!(
-                (f - p).abs() < 5.0 * (p * (1.0 - p) / 50_000.0).sqrt(),
-                "bit {i}"
-            );
+            assert!((f - p).abs() < 5.0 * (p * (1.0 - p) / 50_000.0).sqrt(), "bit {i}");
         }
         out.clear();
         draw_distinct(&logits, 9, &mut rng, &mut keys, &mut out);

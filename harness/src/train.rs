@@ -89,11 +89,7 @@ pub fn train(
         return Err(Error::Input("training data is empty".into()));
     }
     if data.d() != model.dim() {
-        return Err(Error::Input(format!(
-            "data has d = {} but the model has d = {}",
-            data.d(),
-            model.dim()
-        )));
+        return Err(Error::Input(format!("data has d = {} but the model has d = {}", data.d(), model.dim())));
     }
     let np = model.num_params();
     let mut adam = Adam::new(cfg.adam, np);
@@ -121,23 +117,12 @@ pub fn train(
             cursor += 1;
         }
         let xb = data.select_rows(&rows);
-        let loss = match loss_and_grad(
-            &*model,
-            &xb,
-            &cfg.objective,
-            &mut state,
-            &mut obj_rng,
-            &mut grad,
-        ) {
+        let loss = match loss_and_grad(&*model, &xb, &cfg.objective, &mut state, &mut obj_rng, &mut grad) {
             Ok(l) => l,
             Err(e) => {
                 model.params_mut().copy_from_slice(&last_good);
                 model.params_changed();
-                return Err(Error::Train {
-                    step,
-                    source: e,
-                    saved: String::new(),
-                });
+                return Err(Error::Train { step, source: e, saved: String::new() });
             }
         };
         let mut gc = [state.log_norm_grad];
@@ -156,8 +141,7 @@ pub fn train(
         wall += t0.elapsed().as_secs_f64() * 1e3;
         last_loss = loss;
         on_step(step + 1);
-        let log_now =
-            cfg.log_every > 0 && ((step + 1) % cfg.log_every == 0 || step + 1 == cfg.steps);
+        let log_now = cfg.log_every > 0 && ((step + 1) % cfg.log_every == 0 || step + 1 == cfg.steps);
         if log_now {
             let m = evaluate(&*model, step + 1);
             on_row(&CurveRow {
@@ -178,9 +162,5 @@ pub fn train(
             })?;
         }
     }
-    Ok(TrainSummary {
-        final_loss: last_loss,
-        wall_ms: wall,
-        log_norm: state.log_norm,
-    })
+    Ok(TrainSummary { final_loss: last_loss, wall_ms: wall, log_norm: state.log_norm })
 }

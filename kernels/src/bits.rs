@@ -36,22 +36,13 @@ impl BitBatch {
     /// An all-zero batch of `n` rows of `d` bits.
     pub fn zeros(n: usize, d: usize) -> Self {
         let stride = words_for(d);
-        BitBatch {
-            n,
-            d,
-            stride,
-            words: vec![0; n * stride],
-        }
+        BitBatch { n, d, stride, words: vec![0; n * stride] }
     }
 
     /// Packs a dense row-major `n × d` array of 0/1 bytes; any other value is an error.
     pub fn from_dense_u8(n: usize, d: usize, dense: &[u8]) -> Result<Self, KernelError> {
         if dense.len() != n * d {
-            return Err(KernelError::Shape {
-                what: "dense u8 batch",
-                expected: n * d,
-                got: dense.len(),
-            });
+            return Err(KernelError::Shape { what: "dense u8 batch", expected: n * d, got: dense.len() });
         }
         let mut b = Self::zeros(n, d);
         for r in 0..n {
@@ -59,13 +50,7 @@ impl BitBatch {
                 match dense[r * d + i] {
                     0 => {}
                     1 => b.set(r, i, true),
-                    v => {
-                        return Err(KernelError::NotBinary {
-                            row: r,
-                            col: i,
-                            value: v as f64,
-                        })
-                    }
+                    v => return Err(KernelError::NotBinary { row: r, col: i, value: v as f64 }),
                 }
             }
         }
@@ -75,11 +60,7 @@ impl BitBatch {
     /// Packs a dense row-major `n × d` array of f32 that must hold exactly 0.0 or 1.0.
     pub fn from_dense_f32(n: usize, d: usize, dense: &[f32]) -> Result<Self, KernelError> {
         if dense.len() != n * d {
-            return Err(KernelError::Shape {
-                what: "dense f32 batch",
-                expected: n * d,
-                got: dense.len(),
-            });
+            return Err(KernelError::Shape { what: "dense f32 batch", expected: n * d, got: dense.len() });
         }
         let mut b = Self::zeros(n, d);
         for r in 0..n {
@@ -88,11 +69,7 @@ impl BitBatch {
                 if v == 1.0 {
                     b.set(r, i, true);
                 } else if v != 0.0 {
-                    return Err(KernelError::NotBinary {
-                        row: r,
-                        col: i,
-                        value: v as f64,
-                    });
+                    return Err(KernelError::NotBinary { row: r, col: i, value: v as f64 });
                 }
             }
         }
@@ -103,11 +80,7 @@ impl BitBatch {
     pub fn from_words(n: usize, d: usize, words: Vec<u64>) -> Result<Self, KernelError> {
         let stride = words_for(d);
         if words.len() != n * stride {
-            return Err(KernelError::Shape {
-                what: "packed words",
-                expected: n * stride,
-                got: words.len(),
-            });
+            return Err(KernelError::Shape { what: "packed words", expected: n * stride, got: words.len() });
         }
         if stride > 0 {
             let m = tail_mask(d);
@@ -117,12 +90,7 @@ impl BitBatch {
                 }
             }
         }
-        Ok(BitBatch {
-            n,
-            d,
-            stride,
-            words,
-        })
+        Ok(BitBatch { n, d, stride, words })
     }
 
     /// Number of samples.
@@ -202,12 +170,7 @@ impl BitBatch {
         for &r in rows {
             words.extend_from_slice(self.row(r));
         }
-        BitBatch {
-            n: rows.len(),
-            d: self.d,
-            stride: self.stride,
-            words,
-        }
+        BitBatch { n: rows.len(), d: self.d, stride: self.stride, words }
     }
 
     /// Dense 0/1 bytes, row-major `n × d`.
@@ -228,9 +191,7 @@ impl BitBatch {
 
     /// Number of set bits in each row: Σᵢ xᵢ.
     pub fn popcount_rows(&self) -> Vec<u32> {
-        (0..self.n)
-            .map(|r| crate::simd::popcount(self.row(r)))
-            .collect()
+        (0..self.n).map(|r| crate::simd::popcount(self.row(r))).collect()
     }
 
     /// Hamming distance between row `r` of `self` and row `q` of `other` (same d).
@@ -301,10 +262,7 @@ mod tests {
         }
         let mut bad = vec![0u64; 1];
         bad[0] = 1 << 10;
-        assert!(matches!(
-            BitBatch::from_words(1, 5, bad),
-            Err(KernelError::Padding { row: 0 })
-        ));
+        assert!(matches!(BitBatch::from_words(1, 5, bad), Err(KernelError::Padding { row: 0 })));
         assert!(BitBatch::from_dense_u8(1, 2, &[0, 2]).is_err());
     }
 

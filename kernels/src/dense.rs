@@ -23,27 +23,16 @@ pub struct Operand<'a> {
 impl<'a> Operand<'a> {
     /// The stored matrix as is.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Operand {
-            data,
-            rows,
-            cols,
-            trans: false,
-        }
+        Operand { data, rows, cols, trans: false }
     }
 
     /// The transpose of the stored matrix.
     pub fn t(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Operand {
-            data,
-            rows,
-            cols,
-            trans: true,
-        }
+        Operand { data, rows, cols, trans: true }
     }
 
     fn view(&self) -> MatRef<'a, f32> {
-        let m =
-            MatRef::from_row_major_slice(&self.data[..self.rows * self.cols], self.rows, self.cols);
+        let m = MatRef::from_row_major_slice(&self.data[..self.rows * self.cols], self.rows, self.cols);
         if self.trans {
             m.transpose()
         } else {
@@ -63,15 +52,7 @@ pub fn par_for(flops: usize) -> Par {
 }
 
 /// C (m × n, row-major) ← α·A·B, or C += α·A·B when `accumulate`.
-pub fn gemm(
-    c: &mut [f32],
-    m: usize,
-    n: usize,
-    a: Operand<'_>,
-    b: Operand<'_>,
-    alpha: f32,
-    accumulate: bool,
-) {
+pub fn gemm(c: &mut [f32], m: usize, n: usize, a: Operand<'_>, b: Operand<'_>, alpha: f32, accumulate: bool) {
     let av = a.view();
     let bv = b.view();
     assert_eq!(av.nrows(), m, "gemm: lhs rows");
@@ -82,11 +63,7 @@ pub fn gemm(
     }
     let k = av.ncols();
     let cv = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
-    let accum = if accumulate {
-        Accum::Add
-    } else {
-        Accum::Replace
-    };
+    let accum = if accumulate { Accum::Add } else { Accum::Replace };
     matmul(cv, accum, av, bv, alpha, par_for(2 * m * n * k));
 }
 
@@ -101,15 +78,7 @@ mod tests {
         let b: Vec<f32> = (0..k * n).map(|v| (v as f32 * 0.11).cos()).collect();
         let at: Vec<f32> = (0..k * m).map(|idx| a[(idx % m) * k + idx / m]).collect();
         let mut c = vec![1f32; m * n];
-        gemm(
-            &mut c,
-            m,
-            n,
-            Operand::t(&at, k, m),
-            Operand::new(&b, k, n),
-            2.0,
-            true,
-        );
+        gemm(&mut c, m, n, Operand::t(&at, k, m), Operand::new(&b, k, n), 2.0, true);
         for i in 0..m {
             for j in 0..n {
                 let want = 1.0 + 2.0 * (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum::<f32>();

@@ -29,11 +29,8 @@ pub fn gather_add(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
 
 /// A model tensor read in its interchange layout as f64, row-major over `shape`.
 pub fn tensor_f64(model: &dyn EnergyModel, name: &str) -> (Vec<usize>, Vec<f64>) {
-    let t: &TensorSpec = model
-        .tensors()
-        .iter()
-        .find(|t| t.name == name)
-        .unwrap_or_else(|| panic!("model has no tensor {name}"));
+    let t: &TensorSpec =
+        model.tensors().iter().find(|t| t.name == name).unwrap_or_else(|| panic!("model has no tensor {name}"));
     let p = &model.params()[t.range()];
     let mut out: Vec<f64> = p.iter().map(|&v| v as f64).collect();
     if t.transposed {
@@ -51,11 +48,7 @@ pub fn tensor_f64(model: &dyn EnergyModel, name: &str) -> (Vec<usize>, Vec<f64>)
 fn scatter(model: &dyn EnergyModel, grads: &[(&str, Vec<f64>)]) -> Vec<f64> {
     let mut flat = vec![0f64; model.num_params()];
     for (name, g) in grads {
-        let t = model
-            .tensors()
-            .iter()
-            .find(|t| t.name == *name)
-            .expect("tensor");
+        let t = model.tensors().iter().find(|t| t.name == *name).expect("tensor");
         if t.transposed {
             let (r, c) = (t.shape[0], t.shape[1]);
             for i in 0..r {
@@ -108,11 +101,7 @@ fn eval_quadratic(model: &dyn EnergyModel, x: &[f64]) -> Eval {
     }
     let gx = ds.iter().map(|v| 2.0 * v).collect();
     let gh = s.iter().map(|v| -v).collect();
-    Eval {
-        energy: e,
-        input_grad: gx,
-        param_grad: scatter(model, &[("J", gj), ("h", gh)]),
-    }
+    Eval { energy: e, input_grad: gx, param_grad: scatter(model, &[("J", gj), ("h", gh)]) }
 }
 
 fn softplus(z: f64) -> f64 {
@@ -144,19 +133,11 @@ fn eval_rbm(model: &dyn EnergyModel, x: &[f64]) -> Eval {
         }
     }
     let gb = x.iter().map(|v| -v).collect();
-    Eval {
-        energy: e,
-        input_grad: gx,
-        param_grad: scatter(model, &[("W", gw), ("b", gb), ("c", gc)]),
-    }
+    Eval { energy: e, input_grad: gx, param_grad: scatter(model, &[("W", gw), ("b", gb), ("c", gc)]) }
 }
 
 fn eval_mlp(model: &dyn EnergyModel, x: &[f64]) -> Eval {
-    let n_layers = model
-        .tensors()
-        .iter()
-        .filter(|t| t.name.ends_with(".weight"))
-        .count();
+    let n_layers = model.tensors().iter().filter(|t| t.name.ends_with(".weight")).count();
     let (_, beta) = tensor_f64(model, "swish.beta");
     let beta = beta[0];
     let mut ws = Vec::new();
@@ -172,9 +153,7 @@ fn eval_mlp(model: &dyn EnergyModel, x: &[f64]) -> Eval {
         let (shape, w) = &ws[k];
         let (o, i_n) = (shape[0], shape[1]);
         let inp = &inputs[k];
-        let a: Vec<f64> = (0..o)
-            .map(|r| bs[k][r] + (0..i_n).map(|c| w[r * i_n + c] * inp[c]).sum::<f64>())
-            .collect();
+        let a: Vec<f64> = (0..o).map(|r| bs[k][r] + (0..i_n).map(|c| w[r * i_n + c] * inp[c]).sum::<f64>()).collect();
         if k + 1 < n_layers {
             inputs.push(a.iter().map(|&v| v * sigmoid(beta * v)).collect());
         }
@@ -198,9 +177,7 @@ fn eval_mlp(model: &dyn EnergyModel, x: &[f64]) -> Eval {
         }
         grads.push((format!("layers.{k}.weight"), gw));
         grads.push((format!("layers.{k}.bias"), delta.clone()));
-        let g_in: Vec<f64> = (0..i_n)
-            .map(|c| (0..o).map(|r| delta[r] * w[r * i_n + c]).sum())
-            .collect();
+        let g_in: Vec<f64> = (0..i_n).map(|c| (0..o).map(|r| delta[r] * w[r * i_n + c]).sum()).collect();
         if k == 0 {
             gx = g_in;
         } else {
@@ -217,11 +194,7 @@ fn eval_mlp(model: &dyn EnergyModel, x: &[f64]) -> Eval {
     }
     grads.push(("swish.beta".to_string(), vec![g_beta]));
     let refs: Vec<(&str, Vec<f64>)> = grads.iter().map(|(n, g)| (n.as_str(), g.clone())).collect();
-    Eval {
-        energy,
-        input_grad: gx,
-        param_grad: scatter(model, &refs),
-    }
+    Eval { energy, input_grad: gx, param_grad: scatter(model, &refs) }
 }
 
 fn row_f64(x: &BitBatch, r: usize) -> Vec<f64> {
@@ -230,9 +203,7 @@ fn row_f64(x: &BitBatch, r: usize) -> Vec<f64> {
 
 /// `E(x_r)` for every row.
 pub fn energy(model: &dyn EnergyModel, x: &BitBatch) -> Vec<f64> {
-    (0..x.n())
-        .map(|r| eval(model, &row_f64(x, r)).energy)
-        .collect()
+    (0..x.n()).map(|r| eval(model, &row_f64(x, r)).energy).collect()
 }
 
 /// ΔEᵢ(x_r) by re-evaluating E at every flipped point: n × d.
@@ -270,19 +241,11 @@ pub fn delta_at(model: &dyn EnergyModel, x: &BitBatch, idx: &[u32]) -> Vec<f64> 
 
 /// ∂E/∂x at every row: n × d.
 pub fn input_grad(model: &dyn EnergyModel, x: &BitBatch) -> Vec<f64> {
-    (0..x.n())
-        .flat_map(|r| eval(model, &row_f64(x, r)).input_grad)
-        .collect()
+    (0..x.n()).flat_map(|r| eval(model, &row_f64(x, r)).input_grad).collect()
 }
 
 /// Σ_r w_base[r]·∇θE(x_r) + Σ_{r,j} w_flip[r·s+j]·∇θE(x_r ⊕ e_{idx[r·s+j]}), materialized.
-pub fn param_grad(
-    model: &dyn EnergyModel,
-    x: &BitBatch,
-    w_base: &[f32],
-    idx: &[u32],
-    w_flip: &[f32],
-) -> Vec<f64> {
+pub fn param_grad(model: &dyn EnergyModel, x: &BitBatch, w_base: &[f32], idx: &[u32], w_flip: &[f32]) -> Vec<f64> {
     let s = if x.n() == 0 { 0 } else { idx.len() / x.n() };
     let mut g = vec![0f64; model.num_params()];
     let mut add = |v: &[f64], w: f32| {

@@ -55,17 +55,13 @@ pub fn patterns(n: usize, d: usize, seed: u64) -> Vec<(&'static str, BitBatch)> 
 /// Random indices in 0..d, s per row.
 pub fn random_idx(n: usize, s: usize, d: usize, seed: u64) -> Vec<u32> {
     let mut z = seed;
-    (0..n * s)
-        .map(|_| (next(&mut z) % d as u64) as u32)
-        .collect()
+    (0..n * s).map(|_| (next(&mut z) % d as u64) as u32).collect()
 }
 
 /// Random weights in [−1, 1).
 pub fn random_weights(len: usize, seed: u64) -> Vec<f32> {
     let mut z = seed;
-    (0..len)
-        .map(|_| (next(&mut z) >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-        .collect()
+    (0..len).map(|_| (next(&mut z) >> 40) as f32 / (1u64 << 23) as f32 - 1.0).collect()
 }
 
 /// Asserts |fast − ref| ≤ max(rel·|ref|, abs) elementwise, naming the worst index.
@@ -83,10 +79,7 @@ pub fn assert_close(what: &str, fast: &[f32], want: &[f64], rel: f64, abs: f64) 
         }
     }
     if let Some((k, _)) = worst {
-        panic!(
-            "{what}: worst mismatch at index {k}: fast {} vs reference {} (rel {rel}, abs {abs})",
-            fast[k], want[k]
-        );
+        panic!("{what}: worst mismatch at index {k}: fast {} vs reference {} (rel {rel}, abs {abs})", fast[k], want[k]);
     }
 }
 
@@ -100,65 +93,28 @@ pub struct Tol {
 }
 
 /// Checks all five kernels of `model` against the reference on batch `x`, with s flips per row.
-pub fn check_model(
-    what: &str,
-    model: &dyn EnergyModel,
-    x: &BitBatch,
-    s: usize,
-    tol: Tol,
-    seed: u64,
-) {
+pub fn check_model(what: &str, model: &dyn EnergyModel, x: &BitBatch, s: usize, tol: Tol, seed: u64) {
     let (n, d) = (x.n(), x.d());
     let mut e = vec![0f32; n];
     model.energy(x, &mut e);
-    assert_close(
-        &format!("{what} energy"),
-        &e,
-        &reference::energy(model, x),
-        tol.rel,
-        tol.abs,
-    );
+    assert_close(&format!("{what} energy"), &e, &reference::energy(model, x), tol.rel, tol.abs);
 
     let mut da = vec![0f32; n * d];
     model.delta_all(x, &mut da);
-    assert_close(
-        &format!("{what} delta_all"),
-        &da,
-        &reference::delta_all(model, x),
-        tol.rel,
-        tol.abs,
-    );
+    assert_close(&format!("{what} delta_all"), &da, &reference::delta_all(model, x), tol.rel, tol.abs);
 
     let idx = random_idx(n, s, d.max(1), seed);
     if d > 0 {
         let mut dat = vec![0f32; n * s];
         model.delta_at(x, &idx, &mut dat);
-        assert_close(
-            &format!("{what} delta_at"),
-            &dat,
-            &reference::delta_at(model, x, &idx),
-            tol.rel,
-            tol.abs,
-        );
+        assert_close(&format!("{what} delta_at"), &dat, &reference::delta_at(model, x, &idx), tol.rel, tol.abs);
     }
 
     let mut e2 = vec![0f32; n];
     let mut g = vec![0f32; n * d];
     model.input_grad(x, &mut e2, &mut g);
-    assert_close(
-        &format!("{what} input_grad energy"),
-        &e2,
-        &reference::energy(model, x),
-        tol.rel,
-        tol.abs,
-    );
-    assert_close(
-        &format!("{what} input_grad"),
-        &g,
-        &reference::input_grad(model, x),
-        tol.rel,
-        tol.abs,
-    );
+    assert_close(&format!("{what} input_grad energy"), &e2, &reference::energy(model, x), tol.rel, tol.abs);
+    assert_close(&format!("{what} input_grad"), &g, &reference::input_grad(model, x), tol.rel, tol.abs);
 
     if d > 0 {
         let wb = random_weights(n, seed ^ 1);
@@ -177,9 +133,7 @@ pub fn check_model(
 pub fn check_finite_differences(what: &str, model: &mut dyn EnergyModel, seed: u64) {
     let d = model.dim();
     let mut z = seed;
-    let x: Vec<f64> = (0..d)
-        .map(|_| (next(&mut z) % 1000) as f64 / 1000.0)
-        .collect();
+    let x: Vec<f64> = (0..d).map(|_| (next(&mut z) % 1000) as f64 / 1000.0).collect();
     let ev = reference::eval(model, &x);
     let h = 1e-3f64;
     // Input gradient.
@@ -188,13 +142,9 @@ pub fn check_finite_differences(what: &str, model: &mut dyn EnergyModel, seed: u
         xp[i] += h;
         let mut xm = x.clone();
         xm[i] -= h;
-        let fd =
-            (reference::eval(model, &xp).energy - reference::eval(model, &xm).energy) / (2.0 * h);
+        let fd = (reference::eval(model, &xp).energy - reference::eval(model, &xm).energy) / (2.0 * h);
         let g = ev.input_grad[i];
-        assert!(
-            (fd - g).abs() <= 1e-3 * g.abs().max(1.0),
-            "{what}: ∂E/∂x{i}: fd {fd} vs {g}"
-        );
+        assert!((fd - g).abs() <= 1e-3 * g.abs().max(1.0), "{what}: ∂E/∂x{i}: fd {fd} vs {g}");
     }
     // Parameter gradient: perturb stored f32 parameters (h large enough for f32 storage).
     let np = model.num_params();
@@ -209,9 +159,6 @@ pub fn check_finite_differences(what: &str, model: &mut dyn EnergyModel, seed: u
         model.params_mut()[k] = orig;
         let fd = (ep - em) / (2.0 * hp as f64);
         let g = ev.param_grad[k];
-        assert!(
-            (fd - g).abs() <= 2e-3 * g.abs().max(1.0),
-            "{what}: ∂E/∂θ[{k}]: fd {fd} vs {g}"
-        );
+        assert!((fd - g).abs() <= 2e-3 * g.abs().max(1.0), "{what}: ∂E/∂θ[{k}]: fd {fd} vs {g}");
     }
 }

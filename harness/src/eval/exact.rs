@@ -47,9 +47,7 @@ fn block_states(d: usize, k: usize) -> BitBatch {
 pub fn log_partition_exact(model: &dyn EnergyModel) -> Result<f64> {
     let d = model.dim();
     if d > MAX_EXACT_DIM {
-        return Err(Error::Input(format!(
-            "exact log Z needs d ≤ {MAX_EXACT_DIM}, got d = {d}"
-        )));
+        return Err(Error::Input(format!("exact log Z needs d ≤ {MAX_EXACT_DIM}, got d = {d}")));
     }
     let total = 1usize << d;
     let blocks = total.div_ceil(BLOCK);
@@ -107,11 +105,7 @@ mod tests {
                 let x: Vec<f64> = (0..d).map(|i| ((v >> i) & 1) as f64).collect();
                 z += (-rmbench_kernels::reference::eval(&m, &x).energy).exp();
             }
-            assert!(
-                (lz - z.ln()).abs() < 1e-5 * z.ln().abs().max(1.0),
-                "d={d}: {lz} vs {}",
-                z.ln()
-            );
+            assert!((lz - z.ln()).abs() < 1e-5 * z.ln().abs().max(1.0), "d={d}: {lz} vs {}", z.ln());
             let p = probabilities_exact(&m).unwrap();
             assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         }

@@ -40,10 +40,7 @@ struct Tape {
 impl Mlp {
     /// PyTorch's default init (weights and biases uniform in ±1/√fan_in), β = 1.
     pub fn new(d: usize, hidden: usize, n_hidden_layers: usize, seed: u64) -> Self {
-        assert!(
-            n_hidden_layers >= 1,
-            "an MLP needs at least one hidden layer"
-        );
+        assert!(n_hidden_layers >= 1, "an MLP needs at least one hidden layer");
         let mut names: Vec<(String, Vec<usize>, bool)> = Vec::new();
         for k in 0..=n_hidden_layers {
             let (o, i) = match k {
@@ -55,10 +52,7 @@ impl Mlp {
             names.push((format!("layers.{k}.bias"), vec![o], false));
         }
         names.push(("swish.beta".into(), vec![1], false));
-        let items: Vec<(&str, &[usize], bool)> = names
-            .iter()
-            .map(|(n, s, t)| (n.as_str(), s.as_slice(), *t))
-            .collect();
+        let items: Vec<(&str, &[usize], bool)> = names.iter().map(|(n, s, t)| (n.as_str(), s.as_slice(), *t)).collect();
         let tensors = layout(&items);
         let total = tensors.last().map(|t| t.offset + t.len()).unwrap_or(0);
         let mut m = Mlp {
@@ -74,17 +68,9 @@ impl Mlp {
                 m.params[t.offset] = 1.0;
                 continue;
             }
-            let fan_in = if t.name.starts_with("layers.0.") {
-                d
-            } else {
-                hidden
-            };
+            let fan_in = if t.name.starts_with("layers.0.") { d } else { hidden };
             let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
-            fill_uniform(
-                &mut m.params[t.range()],
-                seed.wrapping_mul(0x100).wrapping_add(k as u64),
-                bound,
-            );
+            fill_uniform(&mut m.params[t.range()], seed.wrapping_mul(0x100).wrapping_add(k as u64), bound);
         }
         m
     }
@@ -150,19 +136,12 @@ impl Mlp {
     fn forward(&self, a1: Vec<f32>, m: usize) -> (Tape, Vec<f32>) {
         let h = self.h;
         let beta = self.beta();
-        let mut tape = Tape {
-            m,
-            a: Vec::with_capacity(self.layers),
-            sig: Vec::new(),
-            z: Vec::new(),
-        };
+        let mut tape = Tape { m, a: Vec::with_capacity(self.layers), sig: Vec::new(), z: Vec::new() };
         let mut a = a1;
         for k in 1..=self.layers {
             let mut z = vec![0f32; m * h];
             let mut sg = vec![0f32; m * h];
-            par_rows3(&a, &mut z, &mut sg, h, |ar, zr, sr| {
-                simd::swish_forward(ar, beta, zr, sr)
-            });
+            par_rows3(&a, &mut z, &mut sg, h, |ar, zr, sr| simd::swish_forward(ar, beta, zr, sr));
             tape.a.push(a);
             tape.sig.push(sg);
             if k < self.layers {
@@ -170,15 +149,7 @@ impl Mlp {
                 let mut next = vec![0f32; m * h];
                 let bk = self.b(k);
                 next.par_chunks_mut(h).for_each(|r| r.copy_from_slice(bk));
-                gemm(
-                    &mut next,
-                    m,
-                    h,
-                    Operand::new(&z, m, h),
-                    Operand::t(self.w(k), h, h),
-                    1.0,
-                    true,
-                );
+                gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, true);
                 a = next;
             } else {
                 a = Vec::new();
@@ -190,12 +161,7 @@ impl Mlp {
         let zl = &tape.z[self.layers - 1];
         let mut e = vec![0f32; m];
         e.par_iter_mut().enumerate().for_each(|(r, er)| {
-            *er = bl
-                + zl[r * h..(r + 1) * h]
-                    .iter()
-                    .zip(wl)
-                    .map(|(z, w)| z * w)
-                    .sum::<f32>();
+            *er = bl + zl[r * h..(r + 1) * h].iter().zip(wl).map(|(z, w)| z * w).sum::<f32>();
         });
         (tape, e)
     }
@@ -256,15 +222,7 @@ impl Mlp {
                     );
                     col_sums_into(&delta, h, &mut grad[bt.range()]);
                 }
-                gemm(
-                    &mut dz,
-                    m,
-                    h,
-                    Operand::new(&delta, m, h),
-                    Operand::new(self.w(k - 1), h, h),
-                    1.0,
-                    false,
-                );
+                gemm(&mut dz, m, h, Operand::new(&delta, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
             }
         }
         if let Some(grad) = grad {
@@ -306,12 +264,7 @@ impl Mlp {
                     o = h;
                 }
                 for j in 0..s {
-                    self.flip_into(
-                        base,
-                        row,
-                        idx[r * s + j] as usize,
-                        &mut out[o + j * h..o + (j + 1) * h],
-                    );
+                    self.flip_into(base, row, idx[r * s + j] as usize, &mut out[o + j * h..o + (j + 1) * h]);
                 }
             },
         );
@@ -338,13 +291,7 @@ impl Mlp {
 }
 
 /// Applies `f` to matching H-wide rows of three buffers, in parallel for large m.
-fn par_rows3(
-    a: &[f32],
-    z: &mut [f32],
-    s: &mut [f32],
-    h: usize,
-    f: impl Fn(&[f32], &mut [f32], &mut [f32]) + Sync,
-) {
+fn par_rows3(a: &[f32], z: &mut [f32], s: &mut [f32], h: usize, f: impl Fn(&[f32], &mut [f32], &mut [f32]) + Sync) {
     let block = h * 64;
     if block == 0 {
         return;
@@ -440,14 +387,7 @@ impl EnergyModel for Mlp {
     /// Weighted backward over base rows and their flips, chunked. First layer folded: with D_r the
     /// sum of δ₁ over row r's base and flips, ∂W₀ᵀ[j,:] += D_r for each set bit j of x_r and
     /// ∂W₀ᵀ[i,:] += tᵢ·δ₁(flip) per flip: O(rows·L·H² + n·popcount·H), never rows·d·H.
-    fn param_grad(
-        &self,
-        x: &BitBatch,
-        w_base: &[f32],
-        idx: &[u32],
-        w_flip: &[f32],
-        grad: &mut [f32],
-    ) {
+    fn param_grad(&self, x: &BitBatch, w_base: &[f32], idx: &[u32], w_flip: &[f32], grad: &mut [f32]) {
         let (n, h) = (x.n(), self.h);
         if n == 0 || h == 0 {
             return;

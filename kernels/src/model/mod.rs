@@ -82,12 +82,7 @@ pub(crate) fn layout(items: &[(&str, &[usize], bool)]) -> Vec<TensorSpec> {
     items
         .iter()
         .map(|(name, shape, transposed)| {
-            let t = TensorSpec {
-                name: name.to_string(),
-                shape: shape.to_vec(),
-                offset: off,
-                transposed: *transposed,
-            };
+            let t = TensorSpec { name: name.to_string(), shape: shape.to_vec(), offset: off, transposed: *transposed };
             off += t.len();
             t
         })
@@ -131,14 +126,7 @@ pub trait EnergyModel: Send + Sync {
     /// Accumulates (adds) into `grad` (length = number of parameters) the parameter gradient of
     /// Σ_r w_base[r]·E(x_r) + Σ_{r,j} w_flip[r·s+j]·E(x_r flipped at idx[r·s+j]), s = idx.len()/n.
     /// This one weighted backward pass is what every objective is built from. `w_base.len() == n`.
-    fn param_grad(
-        &self,
-        x: &BitBatch,
-        w_base: &[f32],
-        idx: &[u32],
-        w_flip: &[f32],
-        grad: &mut [f32],
-    );
+    fn param_grad(&self, x: &BitBatch, w_base: &[f32], idx: &[u32], w_flip: &[f32], grad: &mut [f32]);
 
     /// Number of parameters.
     fn num_params(&self) -> usize {

@@ -31,12 +31,7 @@ impl Quadratic {
     /// The model with J = 0 and h = 0 (the uniform distribution).
     pub fn zeros(d: usize) -> Self {
         let tensors = layout(&[("J", &[d, d], false), ("h", &[d], false)]);
-        Quadratic {
-            d,
-            tensors,
-            params: vec![0.0; d * d + d],
-            rowsum: vec![0.0; d],
-        }
+        Quadratic { d, tensors, params: vec![0.0; d * d + d], rowsum: vec![0.0; d] }
     }
 
     /// A model from J (row-major d × d) and h; J must be symmetric (to 1e-6 relative) and finite.
@@ -48,16 +43,9 @@ impl Quadratic {
                 problem: format!("expected {d}×{d} = {} elements, got {}", d * d, j.len()),
             });
         }
-        let bad = |name: &str, v: &[f32]| {
-            v.iter()
-                .position(|x| !x.is_finite())
-                .map(|k| (name.to_string(), k))
-        };
+        let bad = |name: &str, v: &[f32]| v.iter().position(|x| !x.is_finite()).map(|k| (name.to_string(), k));
         if let Some((name, k)) = bad("J", j).or_else(|| bad("h", h)) {
-            return Err(KernelError::Tensor {
-                name,
-                problem: format!("element {k} is not finite"),
-            });
+            return Err(KernelError::Tensor { name, problem: format!("element {k} is not finite") });
         }
         for a in 0..d {
             for b in 0..a {
@@ -146,9 +134,7 @@ impl EnergyModel for Quadratic {
                 let row = x.row(r);
                 self.local_field(row, f);
                 let h = self.h();
-                *e = -(0..d)
-                    .map(|i| spin(row, i) * (0.5 * f[i] + h[i]))
-                    .sum::<f32>();
+                *e = -(0..d).map(|i| spin(row, i) * (0.5 * f[i] + h[i])).sum::<f32>();
             },
         );
     }
@@ -194,36 +180,26 @@ impl EnergyModel for Quadratic {
         if d == 0 {
             return;
         }
-        grad.par_chunks_mut(d)
-            .zip(energy.par_iter_mut())
-            .enumerate()
-            .for_each_init(
-                || vec![0f32; d],
-                |f, (r, (g, e))| {
-                    let row = x.row(r);
-                    self.local_field(row, f);
-                    let h = self.h();
-                    let mut en = 0f32;
-                    for i in 0..d {
-                        en -= spin(row, i) * (0.5 * f[i] + h[i]);
-                        g[i] = -2.0 * (f[i] + h[i]);
-                    }
-                    *e = en;
-                },
-            );
+        grad.par_chunks_mut(d).zip(energy.par_iter_mut()).enumerate().for_each_init(
+            || vec![0f32; d],
+            |f, (r, (g, e))| {
+                let row = x.row(r);
+                self.local_field(row, f);
+                let h = self.h();
+                let mut en = 0f32;
+                for i in 0..d {
+                    en -= spin(row, i) * (0.5 * f[i] + h[i]);
+                    g[i] = -2.0 * (f[i] + h[i]);
+                }
+                *e = en;
+            },
+        );
     }
 
     /// ∂E/∂J = −½ s sᵀ, ∂E/∂h = −s. For base row r with flips s'ⱼ = s − 2sᵢe_i (i = idx):
     /// Σ wₖ s'ₖs'ₖᵀ = W·s sᵀ − 2Σⱼ wⱼ sᵢ(e_i sᵀ + s e_iᵀ) + 4Σⱼ wⱼ e_i e_iᵀ with W = w_base + Σⱼ wⱼ,
     /// so the dense part is one rank-n GEMM (faer) and each flip costs O(d): O(n·d² + n·s·d).
-    fn param_grad(
-        &self,
-        x: &BitBatch,
-        w_base: &[f32],
-        idx: &[u32],
-        w_flip: &[f32],
-        grad: &mut [f32],
-    ) {
+    fn param_grad(&self, x: &BitBatch, w_base: &[f32], idx: &[u32], w_flip: &[f32], grad: &mut [f32]) {
         let (n, d) = (x.n(), self.d);
         if n == 0 || d == 0 {
             return;
@@ -242,15 +218,7 @@ impl EnergyModel for Quadratic {
         }
         let (gj, gh) = grad.split_at_mut(d * d);
         // gJ += −½ Σ_r W_r s_r s_rᵀ.
-        gemm(
-            gj,
-            d,
-            d,
-            Operand::t(&ws, n, d),
-            Operand::new(&sp, n, d),
-            -0.5,
-            true,
-        );
+        gemm(gj, d, d, Operand::t(&ws, n, d), Operand::new(&sp, n, d), -0.5, true);
         for r in 0..n {
             let srow = &sp[r * d..(r + 1) * d];
             for c in 0..d {
@@ -280,30 +248,17 @@ mod tests {
     use crate::testing::{check_finite_differences, check_model, patterns, Tol, NS};
     use proptest::prelude::*;
 
-    const TOL: Tol = Tol {
-        rel: 1e-4,
-        abs: 1e-4,
-    };
+    const TOL: Tol = Tol { rel: 1e-4, abs: 1e-4 };
 
     #[test]
     fn kernels_match_reference_on_shapes_and_patterns() {
         for d in [1usize, 2, 3, 15, 16, 17, 63, 64, 65, 127, 130, 257] {
             let m = Quadratic::random(d, 0.5, d as u64);
             let mut m = m;
-            m.params_mut()[d * d..]
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, v)| *v = 0.1 * (i % 5) as f32 - 0.2);
+            m.params_mut()[d * d..].iter_mut().enumerate().for_each(|(i, v)| *v = 0.1 * (i % 5) as f32 - 0.2);
             for n in NS {
                 for (name, x) in patterns(n, d, 7 + d as u64) {
-                    check_model(
-                        &format!("quadratic d={d} n={n} {name}"),
-                        &m,
-                        &x,
-                        5,
-                        TOL,
-                        d as u64,
-                    );
+                    check_model(&format!("quadratic d={d} n={n} {name}"), &m, &x, 5, TOL, d as u64);
                 }
             }
         }
@@ -326,10 +281,7 @@ mod tests {
                     let mut e1 = [0f32];
                     m.energy(&y, &mut e1);
                     let want = e1[0] - e0[r];
-                    assert!(
-                        (da[r * d + i] - want).abs() < 1e-3 * want.abs().max(1.0),
-                        "r={r} i={i}"
-                    );
+                    assert!((da[r * d + i] - want).abs() < 1e-3 * want.abs().max(1.0), "r={r} i={i}");
                 }
             }
         }

@@ -26,17 +26,8 @@ pub struct Rbm {
 impl Rbm {
     /// All-zero parameters.
     pub fn zeros(d: usize, hidden: usize) -> Self {
-        let tensors = layout(&[
-            ("W", &[hidden, d], true),
-            ("b", &[d], false),
-            ("c", &[hidden], false),
-        ]);
-        Rbm {
-            d,
-            h: hidden,
-            tensors,
-            params: vec![0.0; d * hidden + d + hidden],
-        }
+        let tensors = layout(&[("W", &[hidden, d], true), ("b", &[d], false), ("c", &[hidden], false)]);
+        Rbm { d, h: hidden, tensors, params: vec![0.0; d * hidden + d + hidden] }
     }
 
     /// W uniform in ±`scale`, b = c = 0.
@@ -57,10 +48,7 @@ impl Rbm {
         }
         for (name, v) in [("W", w_hd), ("b", b), ("c", c)] {
             if let Some(k) = v.iter().position(|x| !x.is_finite()) {
-                return Err(KernelError::Tensor {
-                    name: name.into(),
-                    problem: format!("element {k} is not finite"),
-                });
+                return Err(KernelError::Tensor { name: name.into(), problem: format!("element {k} is not finite") });
             }
         }
         let mut m = Self::zeros(d, h);
@@ -184,28 +172,17 @@ impl EnergyModel for Rbm {
     fn input_grad(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]) {
         let (n, d, h) = (x.n(), self.d, self.h);
         let mut sig = vec![0f32; n * h];
-        sig.par_chunks_mut(h.max(1))
-            .zip(energy.par_iter_mut())
-            .enumerate()
-            .for_each(|(r, (sg, e))| {
-                let row = x.row(r);
-                self.preact(row, sg);
-                *e = self.energy_from(row, sg);
-                sg.iter_mut().for_each(|v| *v = math::sigmoid(*v));
-            });
+        sig.par_chunks_mut(h.max(1)).zip(energy.par_iter_mut()).enumerate().for_each(|(r, (sg, e))| {
+            let row = x.row(r);
+            self.preact(row, sg);
+            *e = self.energy_from(row, sg);
+            sg.iter_mut().for_each(|v| *v = math::sigmoid(*v));
+        });
         if d == 0 {
             return;
         }
         // grad (n × d) = σ(A) (n × H) · Wtᵀ (H × d).
-        gemm(
-            grad,
-            n,
-            d,
-            Operand::new(&sig, n, h),
-            Operand::t(self.wt(), d, h),
-            -1.0,
-            false,
-        );
+        gemm(grad, n, d, Operand::new(&sig, n, h), Operand::t(self.wt(), d, h), -1.0, false);
         for g in grad.chunks_mut(d) {
             for (gi, bi) in g.iter_mut().zip(self.b()) {
                 *gi -= bi;
@@ -216,14 +193,7 @@ impl EnergyModel for Rbm {
     /// ∂E/∂b = −x, ∂E/∂c = −σ(a), ∂E/∂Wᵀ[i,j] = −σ(aⱼ)·xᵢ. Per base row with flips x' = x ⊕ e_i
     /// (a' = a + tᵢWᵀ[i,:]): D = Σₖ wₖσ(aₖ) over the base and its flips, then Wᵀ[j,:] −= D for
     /// every set bit j of x and Wᵀ[i,:] −= wₖσ(aₖ)tᵢ per flip. O(n·(s + popcount)·H).
-    fn param_grad(
-        &self,
-        x: &BitBatch,
-        w_base: &[f32],
-        idx: &[u32],
-        w_flip: &[f32],
-        grad: &mut [f32],
-    ) {
+    fn param_grad(&self, x: &BitBatch, w_base: &[f32], idx: &[u32], w_flip: &[f32], grad: &mut [f32]) {
         let (n, d, h) = (x.n(), self.d, self.h);
         if n == 0 || d == 0 {
             return;
@@ -289,10 +259,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// The fast softplus has ~1e-6 absolute error per term; sums over H terms.
-    const TOL: Tol = Tol {
-        rel: 1e-4,
-        abs: 2e-4,
-    };
+    const TOL: Tol = Tol { rel: 1e-4, abs: 2e-4 };
 
     fn model(d: usize, h: usize, seed: u64) -> Rbm {
         let mut m = Rbm::random(d, h, 0.8, seed);
@@ -316,14 +283,7 @@ mod tests {
                         continue; // brute-force reference is O(n·d²·H)
                     }
                     for (name, x) in patterns(n, d, 5 + d as u64) {
-                        check_model(
-                            &format!("rbm d={d} h={h} n={n} {name}"),
-                            &m,
-                            &x,
-                            4,
-                            TOL,
-                            h as u64,
-                        );
+                        check_model(&format!("rbm d={d} h={h} n={n} {name}"), &m, &x, 4, TOL, h as u64);
                     }
                 }
             }
@@ -346,10 +306,7 @@ mod tests {
                     let mut e1 = [0f32];
                     m.energy(&y, &mut e1);
                     let want = e1[0] - e0[r];
-                    assert!(
-                        (da[r * d + i] - want).abs() < 1e-3 * want.abs().max(1.0),
-                        "r={r} i={i}"
-                    );
+                    assert!((da[r * d + i] - want).abs() < 1e-3 * want.abs().max(1.0), "r={r} i={i}");
                 }
             }
         }
@@ -366,12 +323,7 @@ mod tests {
     #[test]
     fn from_parts_validates() {
         assert!(Rbm::from_parts(&[0.0; 5], &[0.0; 2], &[0.0; 3]).is_err());
-        assert!(Rbm::from_parts(
-            &[0.0, f32::INFINITY, 0.0, 0.0, 0.0, 0.0],
-            &[0.0; 2],
-            &[0.0; 3]
-        )
-        .is_err());
+        assert!(Rbm::from_parts(&[0.0, f32::INFINITY, 0.0, 0.0, 0.0, 0.0], &[0.0; 2], &[0.0; 3]).is_err());
         let m = Rbm::from_parts(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[0.0; 2], &[0.0; 3]).unwrap();
         let (_, w) = crate::reference::tensor_f64(&m, "W");
         assert_eq!(w, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);

@@ -39,9 +39,7 @@ impl Isa {
             "avx2" => Ok(Some(Isa::Avx2)),
             "avx512" => Ok(Some(Isa::Avx512)),
             "auto" => Ok(None),
-            _ => Err(format!(
-                "unknown ISA `{s}` (expected scalar, avx2, avx512 or auto)"
-            )),
+            _ => Err(format!("unknown ISA `{s}` (expected scalar, avx2, avx512 or auto)")),
         }
     }
 
@@ -126,11 +124,7 @@ pub fn set_isa(want: Option<Isa>) -> Result<Isa, String> {
     let best = detected();
     let chosen = want.unwrap_or(best);
     if chosen > best {
-        return Err(format!(
-            "ISA {} requested but this CPU supports at most {}",
-            chosen.name(),
-            best.name()
-        ));
+        return Err(format!("ISA {} requested but this CPU supports at most {}", chosen.name(), best.name()));
     }
     ISA.store(chosen as u8, Ordering::Relaxed);
     Ok(chosen)
@@ -187,21 +181,12 @@ pub fn gather_add(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
 }
 
 /// [`gather_add`] with an explicit ISA; `None` if this CPU lacks it.
-pub fn gather_add_with(
-    isa: Isa,
-    row: &[u64],
-    table: &[f32],
-    width: usize,
-    out: &mut [f32],
-) -> Option<()> {
+pub fn gather_add_with(isa: Isa, row: &[u64], table: &[f32], width: usize, out: &mut [f32]) -> Option<()> {
     assert_eq!(out.len(), width);
     // Every set bit must index a table row (checked once per call, not in the inner loop).
     if let Some(w) = row.iter().rposition(|&w| w != 0) {
         let hi = w * 64 + 63 - row[w].leading_zeros() as usize;
-        assert!(
-            (hi + 1) * width <= table.len(),
-            "set bit {hi} has no table row"
-        );
+        assert!((hi + 1) * width <= table.len(), "set bit {hi} has no table row");
     }
     match isa {
         Isa::Scalar => {
@@ -304,13 +289,7 @@ pub fn swish_backward(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut
 
 /// Portable body of [`swish_backward`], 16 partial sums so it vectorizes.
 #[inline(always)]
-pub(crate) fn swish_backward_body(
-    a: &[f32],
-    sig: &[f32],
-    beta: f32,
-    dz: &[f32],
-    delta: &mut [f32],
-) -> f32 {
+pub(crate) fn swish_backward_body(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut [f32]) -> f32 {
     let mut acc = [0f32; 16];
     let len = a.len();
     let full = len - len % 16;
@@ -368,11 +347,7 @@ mod tests {
                     };
                     assert_eq!(p, crate::reference::popcount(a), "{isa:?} d={d}");
                     for b in &rs {
-                        assert_eq!(
-                            hamming_with(isa, a, b),
-                            Some(crate::reference::hamming(a, b)),
-                            "{isa:?} d={d}"
-                        );
+                        assert_eq!(hamming_with(isa, a, b), Some(crate::reference::hamming(a, b)), "{isa:?} d={d}");
                     }
                 }
             }
@@ -381,11 +356,7 @@ mod tests {
 
     #[test]
     fn gather_add_every_isa_every_width() {
-        for d in dims()
-            .into_iter()
-            .step_by(3)
-            .chain([255, 256, 257, 511, 512, 513])
-        {
+        for d in dims().into_iter().step_by(3).chain([255, 256, 257, 511, 512, 513]) {
             let w = crate::bits::words_for(d);
             for width in [1usize, 7, 16, 17, 64, 100, 128, 129, 300] {
                 let table = random_weights(d * width, (d * width) as u64);

@@ -54,12 +54,8 @@ unsafe fn hamming512(a: &[u64], b: &[u64]) -> u32 {
     let (ta, tb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         // SAFETY: x and y have exactly 8 u64 each; unaligned loads.
-        let v = unsafe {
-            _mm512_xor_si512(
-                _mm512_loadu_si512(x.as_ptr().cast()),
-                _mm512_loadu_si512(y.as_ptr().cast()),
-            )
-        };
+        let v =
+            unsafe { _mm512_xor_si512(_mm512_loadu_si512(x.as_ptr().cast()), _mm512_loadu_si512(y.as_ptr().cast())) };
         acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(v));
     }
     let mut total = _mm512_reduce_add_epi64(acc) as u32;
@@ -99,8 +95,7 @@ unsafe fn gather_add512(row: &[u64], table: &[f32], width: usize, out: &mut [f32
     let mut c0 = 0;
     while c0 + BLOCK512 <= width {
         // SAFETY: c0 + 128 ≤ width = out.len().
-        let mut acc: [__m512; 8] =
-            unsafe { std::array::from_fn(|k| _mm512_loadu_ps(op.add(c0 + 16 * k))) };
+        let mut acc: [__m512; 8] = unsafe { std::array::from_fn(|k| _mm512_loadu_ps(op.add(c0 + 16 * k))) };
         crate::bits::for_each_one(row, |j| {
             // SAFETY: j·width + c0 + 128 ≤ (j+1)·width ≤ table.len() (caller contract).
             let base = unsafe { tp.add(j * width + c0) };
@@ -116,18 +111,12 @@ unsafe fn gather_add512(row: &[u64], table: &[f32], width: usize, out: &mut [f32
     }
     while c0 < width {
         let lanes = (width - c0).min(16);
-        let m: __mmask16 = if lanes == 16 {
-            0xFFFF
-        } else {
-            (1u16 << lanes) - 1
-        };
+        let m: __mmask16 = if lanes == 16 { 0xFFFF } else { (1u16 << lanes) - 1 };
         // SAFETY: masked lanes stay below width.
         let mut acc = unsafe { _mm512_maskz_loadu_ps(m, op.add(c0)) };
         crate::bits::for_each_one(row, |j| {
             // SAFETY: masked lanes stay below (j+1)·width ≤ table.len().
-            acc = _mm512_add_ps(acc, unsafe {
-                _mm512_maskz_loadu_ps(m, tp.add(j * width + c0))
-            });
+            acc = _mm512_add_ps(acc, unsafe { _mm512_maskz_loadu_ps(m, tp.add(j * width + c0)) });
         });
         // SAFETY: masked store within out.
         unsafe { _mm512_mask_storeu_ps(op.add(c0), m, acc) };
@@ -143,8 +132,7 @@ unsafe fn gather_add256(row: &[u64], table: &[f32], width: usize, out: &mut [f32
     let mut c0 = 0;
     while c0 + BLOCK256 <= width {
         // SAFETY: c0 + 64 ≤ width.
-        let mut acc: [__m256; 8] =
-            unsafe { std::array::from_fn(|k| _mm256_loadu_ps(op.add(c0 + 8 * k))) };
+        let mut acc: [__m256; 8] = unsafe { std::array::from_fn(|k| _mm256_loadu_ps(op.add(c0 + 8 * k))) };
         crate::bits::for_each_one(row, |j| {
             // SAFETY: j·width + c0 + 64 ≤ (j+1)·width ≤ table.len().
             let base = unsafe { tp.add(j * width + c0) };
@@ -218,46 +206,22 @@ unsafe fn swish_forward256(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32])
     super::swish_forward_body(a, beta, z, sig)
 }
 
-pub(super) fn swish_backward_avx512(
-    a: &[f32],
-    sig: &[f32],
-    beta: f32,
-    dz: &[f32],
-    delta: &mut [f32],
-) -> f32 {
+pub(super) fn swish_backward_avx512(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut [f32]) -> f32 {
     // SAFETY: dispatch checked avx512f.
     unsafe { swish_backward512(a, sig, beta, dz, delta) }
 }
 
-pub(super) fn swish_backward_avx2(
-    a: &[f32],
-    sig: &[f32],
-    beta: f32,
-    dz: &[f32],
-    delta: &mut [f32],
-) -> f32 {
+pub(super) fn swish_backward_avx2(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut [f32]) -> f32 {
     // SAFETY: dispatch checked avx2 + fma.
     unsafe { swish_backward256(a, sig, beta, dz, delta) }
 }
 
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-unsafe fn swish_backward512(
-    a: &[f32],
-    sig: &[f32],
-    beta: f32,
-    dz: &[f32],
-    delta: &mut [f32],
-) -> f32 {
+unsafe fn swish_backward512(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut [f32]) -> f32 {
     super::swish_backward_body(a, sig, beta, dz, delta)
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn swish_backward256(
-    a: &[f32],
-    sig: &[f32],
-    beta: f32,
-    dz: &[f32],
-    delta: &mut [f32],
-) -> f32 {
+unsafe fn swish_backward256(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut [f32]) -> f32 {
     super::swish_backward_body(a, sig, beta, dz, delta)
 }

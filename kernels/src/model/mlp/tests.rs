@@ -3,10 +3,7 @@ use crate::testing::{check_finite_differences, check_model, patterns, Tol, NS};
 use proptest::prelude::*;
 
 /// f32 GEMMs and the fast sigmoid against f64: relative 2e-4, absolute 2e-4.
-const TOL: Tol = Tol {
-    rel: 2e-4,
-    abs: 2e-4,
-};
+const TOL: Tol = Tol { rel: 2e-4, abs: 2e-4 };
 
 fn model(d: usize, h: usize, l: usize, seed: u64) -> Mlp {
     let mut m = Mlp::new(d, h, l, seed);
@@ -25,14 +22,7 @@ fn kernels_match_reference_on_shapes_and_patterns() {
                     continue; // brute-force reference is O(n·d²·H)
                 }
                 for (name, x) in patterns(n, d, 3 + d as u64) {
-                    check_model(
-                        &format!("mlp d={d} h={h} l={l} n={n} {name}"),
-                        &m,
-                        &x,
-                        4,
-                        TOL,
-                        d as u64,
-                    );
+                    check_model(&format!("mlp d={d} h={h} l={l} n={n} {name}"), &m, &x, 4, TOL, d as u64);
                 }
             }
         }
@@ -43,17 +33,7 @@ fn kernels_match_reference_on_shapes_and_patterns() {
 fn default_width_matches_reference() {
     let m = Mlp::new(40, 256, 3, 5);
     let (_, x) = patterns(3, 40, 9).swap_remove(0);
-    check_model(
-        "mlp 256x3",
-        &m,
-        &x,
-        3,
-        Tol {
-            rel: 1e-3,
-            abs: 1e-3,
-        },
-        4,
-    );
+    check_model("mlp 256x3", &m, &x, 3, Tol { rel: 1e-3, abs: 1e-3 }, 4);
 }
 
 #[test]
@@ -95,11 +75,7 @@ fn gradients_match_finite_differences() {
 #[test]
 fn layout_is_pytorch() {
     let m = Mlp::new(5, 4, 3, 0);
-    let names: Vec<(&str, Vec<usize>)> = m
-        .tensors()
-        .iter()
-        .map(|t| (t.name.as_str(), t.shape.clone()))
-        .collect();
+    let names: Vec<(&str, Vec<usize>)> = m.tensors().iter().map(|t| (t.name.as_str(), t.shape.clone())).collect();
     assert_eq!(
         names,
         vec![

@@ -1,0 +1,64 @@
+//! Model kernels at d ∈ {32, 256, 1024, 4096}: energy, all-flip ΔE, ΔE at s = 10 indices, input
+//! gradient and the weighted parameter gradient, for the quadratic, RBM (H = 256) and MLP
+//! (256 × 3) models, n = 128 samples. Throughput: samples per second (Elements = n, or n·d flips
+//! for delta_all). Each kernel is checked against the f64 reference once on a small batch first.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rmbench_benches::{criterion, dims, quick, random_batch, random_idx};
+use rmbench_kernels::{reference, EnergyModel, Mlp, Quadratic, Rbm};
+
+fn check_once(name: &str, m: &dyn EnergyModel) {
+    let x = random_batch(2, m.dim(), 0.5, 9);
+    let mut e = vec![0f32; 2];
+    m.energy(&x, &mut e);
+    let want = reference::energy(m, &x);
+    for (a, b) in e.iter().zip(&want) {
+        assert!((*a as f64 - b).abs() <= 1e-3 * b.abs().max(1.0), "{name}: energy {a} vs reference {b}");
+    }
+}
+
+fn bench_model(c: &mut Criterion, name: &str, make: &dyn Fn(usize) -> Box<dyn EnergyModel>) {
+    let n = 128;
+    let s = 10;
+    let mut g = c.benchmark_group(name);
+    for d in dims() {
+        if quick() && d > 256 {
+            continue;
+        }
+        let m = make(d);
+        if d <= 256 {
+            check_once(name, &*m);
+        }
+        let x = random_batch(n, d, 0.5, 3);
+        let idx = random_idx(n, s, d, 4);
+        let mut e = vec![0f32; n];
+        let mut nd = vec![0f32; n * d];
+        let mut ns = vec![0f32; n * s];
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("energy", d), |b| b.iter(|| m.energy(&x, &mut e)));
+        g.bench_function(BenchmarkId::new("delta_at_s10", d), |b| b.iter(|| m.delta_at(&x, &idx, &mut ns)));
+        g.bench_function(BenchmarkId::new("input_grad", d), |b| b.iter(|| m.input_grad(&x, &mut e, &mut nd)));
+        let wb = vec![1f32; n];
+        let wf = vec![-0.5f32; n * s];
+        let mut grad = vec![0f32; m.num_params()];
+        g.bench_function(BenchmarkId::new("param_grad_s10", d), |b| {
+            b.iter(|| m.param_grad(&x, &wb, &idx, &wf, &mut grad))
+        });
+        g.throughput(Throughput::Elements((n * d) as u64));
+        // All-flip ΔE is the exact-RM cost: limit the MLP at large d to fewer samples.
+        let xa = if d >= 1024 { random_batch(16, d, 0.5, 5) } else { x.clone() };
+        let mut da = vec![0f32; xa.n() * d];
+        g.throughput(Throughput::Elements((xa.n() * d) as u64));
+        g.bench_function(BenchmarkId::new("delta_all", d), |b| b.iter(|| m.delta_all(&xa, &mut da)));
+    }
+    g.finish();
+}
+
+fn models(c: &mut Criterion) {
+    bench_model(c, "quadratic", &|d| Box::new(Quadratic::random(d, 0.1, 1)));
+    bench_model(c, "rbm_h256", &|d| Box::new(Rbm::random(d, 256, 0.1, 1)));
+    bench_model(c, "mlp_256x3", &|d| Box::new(Mlp::new(d, 256, 3, 1)));
+}
+
+criterion_group! { name = benches; config = criterion(); targets = models }
+criterion_main!(benches);

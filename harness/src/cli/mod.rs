@@ -1,0 +1,84 @@
+//! Command definitions (clap derive) and dispatch.
+
+mod model_cmds;
+mod run_cmds;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+/// rmbench: learn binary energy-based models fast, and measure what each objective costs and buys.
+#[derive(Parser, Debug)]
+#[command(name = "rmbench", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// rayon threads (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Kernel instruction set: scalar, avx2, avx512 or auto.
+    #[arg(long, global = true, default_value = "auto")]
+    pub isa: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Time training steps of one configuration and print one JSON line.
+    StepBench(run_cmds::StepBenchArgs),
+    /// Measure (and cache) the machine's dense f32 GEMM peak and memory bandwidth.
+    Peak(run_cmds::PeakArgs),
+    /// Train a model and write its training curve (CSV) and final weights (safetensors).
+    Train(model_cmds::TrainArgs),
+    /// Energies, all single-flip ΔE and input gradients of a model on data, as safetensors.
+    Energy(model_cmds::EnergyArgs),
+    /// Loss and parameter gradient of an objective on data, averaged over repeats, as safetensors.
+    Grad(model_cmds::GradArgs),
+    /// Evaluate a model on data: log Z, NLL, MMD (JSON; optionally append a CSV row).
+    Eval(model_cmds::EvalArgs),
+    /// Generate a dataset and write it to a file (text or .npy).
+    Data(model_cmds::DataArgs),
+    /// Write the model density and the data histogram over the plane for a 2-D toy dataset (CSV).
+    Density(model_cmds::DensityArgs),
+}
+
+/// Installs the global rayon pool and the ISA, then runs the command.
+pub fn run(cli: Cli) -> Result<()> {
+    let isa = rmbench_kernels::Isa::parse(&cli.global.isa).map_err(anyhow::Error::msg).context("--isa")?;
+    rmbench_kernels::simd::set_isa(isa).map_err(anyhow::Error::msg).context("--isa")?;
+    if let Some(t) = cli.global.threads {
+        anyhow::ensure!(t > 0, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new().num_threads(t).build_global().context("--threads")?;
+    }
+    match cli.cmd {
+        Cmd::StepBench(a) => run_cmds::step_bench(a),
+        Cmd::Peak(a) => run_cmds::peak(a),
+        Cmd::Train(a) => model_cmds::train(a),
+        Cmd::Energy(a) => model_cmds::energy(a),
+        Cmd::Grad(a) => model_cmds::grad(a),
+        Cmd::Eval(a) => model_cmds::eval(a),
+        Cmd::Data(a) => model_cmds::data(a),
+        Cmd::Density(a) => model_cmds::density(a),
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({elapsed}<{eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}

@@ -1,0 +1,85 @@
+//! The machine's practical peak: dense f32 GEMM throughput and memory read bandwidth on the current
+//! rayon pool, so kernels can be reported as a fraction of it. Cached per CPU and thread count.
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use rmbench_kernels::dense::{gemm, Operand};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A measured peak.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Peak {
+    /// CPU model.
+    pub cpu: String,
+    /// Threads used.
+    pub threads: usize,
+    /// Best dense f32 GEMM throughput (faer, square size `gemm_size`), GFLOP/s.
+    pub gemm_gflops: f64,
+    /// Matrix size of the GEMM measurement.
+    pub gemm_size: usize,
+    /// Best read bandwidth summing a `stream_mib` MiB f32 array, GB/s.
+    pub read_gbs: f64,
+    /// Array size of the bandwidth measurement (MiB).
+    pub stream_mib: usize,
+}
+
+/// Measures the peak on the current rayon pool (about 1–3 s).
+pub fn measure() -> Peak {
+    let m = 1536;
+    let a: Vec<f32> = (0..m * m).map(|k| ((k % 97) as f32) * 0.01).collect();
+    let b = a.clone();
+    let mut c = vec![0f32; m * m];
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        gemm(&mut c, m, m, Operand::new(&a, m, m), Operand::new(&b, m, m), 1.0, false);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let gemm_gflops = 2.0 * (m as f64).powi(3) / best / 1e9;
+    let mib = 512;
+    let v = vec![1.0f32; mib * (1 << 20) / 4];
+    let mut best_bw = f64::INFINITY;
+    for _ in 0..4 {
+        let t = Instant::now();
+        let s: f32 = v.par_chunks(1 << 16).map(|ch| ch.iter().sum::<f32>()).sum();
+        std::hint::black_box(s);
+        best_bw = best_bw.min(t.elapsed().as_secs_f64());
+    }
+    Peak {
+        cpu: crate::provenance::cpu_model(),
+        threads: rayon::current_num_threads(),
+        gemm_gflops,
+        gemm_size: m,
+        read_gbs: (mib << 20) as f64 / best_bw / 1e9,
+        stream_mib: mib,
+    }
+}
+
+/// Cache file for this CPU and thread count: `$RMBENCH_CACHE` or `~/.cache/rmbench`.
+pub fn cache_path(threads: usize) -> PathBuf {
+    let dir = std::env::var_os("RMBENCH_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rmbench")))
+        .unwrap_or_else(|| PathBuf::from(".rmbench-cache"));
+    let cpu: String =
+        crate::provenance::cpu_model().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    dir.join(format!("peak-{cpu}-t{threads}.json"))
+}
+
+/// The cached peak for the current pool, measuring and caching it if absent (or if `remeasure`).
+pub fn cached_or_measure(remeasure: bool) -> Result<Peak> {
+    let path = cache_path(rayon::current_num_threads());
+    if !remeasure {
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            if let Ok(p) = serde_json::from_str::<Peak>(&s) {
+                return Ok(p);
+            }
+        }
+    }
+    let p = measure();
+    let json = serde_json::to_string_pretty(&p).map_err(|e| Error::file(&path, e))?;
+    crate::error::write_atomic(&path, json.as_bytes())?;
+    Ok(p)
+}

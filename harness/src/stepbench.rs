@@ -1,0 +1,147 @@
+//! Timing training steps of one configuration: the measurement behind `rmbench step-bench` and
+//! every sweep point. A step is the objective's gradient, clipping and an Adam update.
+
+use crate::alloc_count;
+use crate::error::{Error, Result};
+use crate::model_io::{new_model, ModelKindName, ModelShape};
+use crate::objective::{loss_and_grad, Objective, ObjectiveConfig, ObjectiveState};
+use crate::optim::{Adam, AdamConfig};
+use rmbench_datasets::rng::Stream;
+use rmbench_kernels::BitBatch;
+use serde::Serialize;
+use std::time::Instant;
+
+/// One configuration to time.
+#[derive(Clone, Debug)]
+pub struct StepSpec {
+    /// Model shape.
+    pub shape: ModelShape,
+    /// Batch size n.
+    pub batch: usize,
+    /// Objective settings (s, chunking…).
+    pub objective: ObjectiveConfig,
+    /// Seed of model, data and sampling.
+    pub seed: u64,
+}
+
+/// Timing of k steps after warm-up.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepStats {
+    /// Median ms per step.
+    pub step_ms_median: f64,
+    /// First quartile (ms).
+    pub step_ms_q1: f64,
+    /// Third quartile (ms).
+    pub step_ms_q3: f64,
+    /// Peak heap bytes during a step above the level before it (None without the counting allocator).
+    pub peak_bytes: Option<u64>,
+    /// Dense-layer FLOPs per step (MLP only).
+    pub flops_per_step: Option<f64>,
+    /// flops_per_step / median time.
+    pub gflops: Option<f64>,
+    /// Timed steps.
+    pub steps: usize,
+}
+
+/// Random n × d bits with P(1) = ½ from `seed`.
+pub fn random_batch(n: usize, d: usize, seed: u64) -> BitBatch {
+    let mut rng = Stream::new(seed, 7);
+    let mut b = BitBatch::zeros(n, d);
+    for r in 0..n {
+        for i in 0..d {
+            if rng.next_u64() & 1 == 1 {
+                b.set(r, i, true);
+            }
+        }
+    }
+    b
+}
+
+/// FLOPs of the dense layers in one training step of an MLP (None for other models): forward
+/// 2H² per hidden→hidden layer and 2H for the output per row; a backward with parameter gradients
+/// costs 2× forward; the input gradient adds 2·H·d per row for δ₁·W₀.
+pub fn mlp_step_flops(shape: &ModelShape, n: usize, cfg: &ObjectiveConfig) -> Option<f64> {
+    if shape.kind != ModelKindName::Mlp {
+        return None;
+    }
+    let (h, d, l) = (shape.hidden as f64, shape.dim as f64, shape.layers as f64);
+    let fwd = (l - 1.0) * 2.0 * h * h + 2.0 * h;
+    let n = n as f64;
+    let s = cfg.samples as f64;
+    let rows_fwd_bwd = |rows: f64| rows * fwd * 3.0;
+    Some(match cfg.objective {
+        Objective::Rm | Objective::RmSigmoid => n * (d + 1.0) * fwd + rows_fwd_bwd(n * (d + 1.0)),
+        Objective::RmUniform => n * (s + 1.0) * fwd + rows_fwd_bwd(n * (s + 1.0)),
+        Objective::GgisBasic | Objective::GgisAdvanced => {
+            let s = if cfg.objective == Objective::GgisAdvanced || cfg.without_replacement { s.min(d) } else { s };
+            n * (2.0 * fwd + 2.0 * h * d) + n * (s + 1.0) * fwd + rows_fwd_bwd(n * (s + 1.0))
+        }
+        Objective::Nce => {
+            let nu = cfg.nce_noise.max(1) as f64;
+            n * (1.0 + nu) * fwd + rows_fwd_bwd(n * (1.0 + nu))
+        }
+    })
+}
+
+/// Times `steps` training steps after `warmup` on random data (on the current rayon pool).
+pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepStats> {
+    if steps == 0 {
+        return Err(Error::Input("steps must be at least 1".into()));
+    }
+    let mut model = new_model(spec.shape, spec.seed);
+    let x = random_batch(spec.batch, spec.shape.dim, spec.seed);
+    let mut adam = Adam::new(AdamConfig::default(), model.num_params());
+    let mut grad = vec![0f32; model.num_params()];
+    let mut state = ObjectiveState::for_data(&x);
+    let mut rng = Stream::new(spec.seed, 3);
+    let mut times = Vec::with_capacity(steps);
+    let mut peak = 0u64;
+    for k in 0..warmup + steps {
+        let base = alloc_count::reset_peak();
+        let t = Instant::now();
+        loss_and_grad(&*model, &x, &spec.objective, &mut state, &mut rng, &mut grad).map_err(|e| Error::Train {
+            step: k,
+            source: e,
+            saved: String::new(),
+        })?;
+        adam.clip(&mut grad, 0.0);
+        adam.step(model.params_mut(), &grad);
+        model.params_changed();
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        if k >= warmup {
+            times.push(ms);
+            peak = peak.max(alloc_count::peak().saturating_sub(base));
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let pos = p * (times.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        times[lo] + (times[hi] - times[lo]) * (pos - lo as f64)
+    };
+    let median = q(0.5);
+    let flops = mlp_step_flops(&spec.shape, spec.batch, &spec.objective);
+    Ok(StepStats {
+        step_ms_median: median,
+        step_ms_q1: q(0.25),
+        step_ms_q3: q(0.75),
+        peak_bytes: alloc_count::installed().then_some(peak),
+        flops_per_step: flops,
+        gflops: flops.map(|f| f / (median * 1e-3) / 1e9),
+        steps,
+    })
+}
+
+/// A model's dimension check helper for callers building shapes from user input.
+pub fn check_shape(shape: &ModelShape) -> Result<()> {
+    if shape.dim == 0 {
+        return Err(Error::Input("dimension must be at least 1".into()));
+    }
+    if shape.kind != ModelKindName::Quadratic && shape.hidden == 0 {
+        return Err(Error::Input("hidden width must be at least 1".into()));
+    }
+    if shape.kind == ModelKindName::Mlp && shape.layers == 0 {
+        return Err(Error::Input("an mlp needs at least one hidden layer".into()));
+    }
+    Ok(())
+}
