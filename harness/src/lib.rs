@@ -16,6 +16,7 @@ pub mod peak;
 pub mod proposal;
 pub mod provenance;
 pub mod stepbench;
+pub mod sweep;
 pub mod tensors;
 pub mod train;
 

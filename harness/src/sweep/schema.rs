@@ -106,6 +106,8 @@ pub struct SweepRecord {
     pub grad_rel_var: Option<f64>,
     /// Cosine similarity.
     pub grad_cosine: Option<f64>,
+    /// Relative loss bias.
+    pub loss_rel_bias: Option<f64>,
     /// Error text (empty if ok).
     pub err: String,
     /// rayon threads.
