@@ -13,6 +13,7 @@ pub mod model_io;
 pub mod objective;
 pub mod optim;
 pub mod peak;
+pub mod plot;
 pub mod proposal;
 pub mod provenance;
 pub mod stepbench;

@@ -29,6 +29,13 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
+    /// Run a sweep over models, dimensions, batch sizes, sample counts, objectives and threads
+    /// (default: the embedded small sweep), writing CSV rows and plots.
+    Sweep(run_cmds::SweepArgs),
+    /// Join shard CSVs of one sweep, checking that no point is missing or doubled.
+    Merge(run_cmds::MergeArgs),
+    /// Redraw plots from CSVs alone.
+    Plot(run_cmds::PlotArgs),
     /// Time training steps of one configuration and print one JSON line.
     StepBench(run_cmds::StepBenchArgs),
     /// Measure (and cache) the machine's dense f32 GEMM peak and memory bandwidth.
@@ -56,6 +63,9 @@ pub fn run(cli: Cli) -> Result<()> {
         rayon::ThreadPoolBuilder::new().num_threads(t).build_global().context("--threads")?;
     }
     match cli.cmd {
+        Cmd::Sweep(a) => run_cmds::sweep(a),
+        Cmd::Merge(a) => run_cmds::merge(a),
+        Cmd::Plot(a) => run_cmds::plot(a),
         Cmd::StepBench(a) => run_cmds::step_bench(a),
         Cmd::Peak(a) => run_cmds::peak(a),
         Cmd::Train(a) => model_cmds::train(a),

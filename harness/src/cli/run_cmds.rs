@@ -92,3 +92,113 @@ pub fn peak(a: PeakArgs) -> Result<()> {
     println!("{}", serde_json::to_string(&p)?);
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Sweep config (TOML); default: the embedded harness/sweeps/default.toml.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Output folder: sweep.csv (appended; resumed) and plots/.
+    #[arg(long, default_value = "results/default")]
+    pub out: std::path::PathBuf,
+    /// Run only the k-th of N disjoint parts of the grid (1-based), into sweep.shard-k-of-N.csv.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Do not draw plots after the sweep.
+    #[arg(long)]
+    pub no_plot: bool,
+}
+
+pub fn sweep(a: SweepArgs) -> Result<()> {
+    use anyhow::Context;
+    use rmbench_harness::sweep::{config, run, DEFAULT_CONFIG};
+    let (text, origin) = match &a.config {
+        Some(p) => (std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?, p.display().to_string()),
+        None => (DEFAULT_CONFIG.to_string(), "default.toml (embedded)".to_string()),
+    };
+    let cfg = config::parse(&text, &origin)?;
+    let mut points = config::expand(&cfg);
+    let csv = match &a.shard {
+        Some(s) => {
+            let (k, n) = config::parse_shard(s)?;
+            points = config::shard(points, k, n);
+            a.out.join(format!("sweep.shard-{k}-of-{n}.csv"))
+        }
+        None => a.out.join("sweep.csv"),
+    };
+    let pb = super::progress(points.len() as u64, &format!("sweep {}", cfg.name));
+    let sum = run::run_points(&cfg, &points, &csv, |i, _, id| {
+        pb.set_position(i as u64);
+        pb.set_message(id.to_string());
+    })?;
+    pb.finish_and_clear();
+    eprintln!(
+        "{}: {} points measured, {} already done, {} with errors (see the `err` column)",
+        csv.display(),
+        sum.measured,
+        sum.already_done,
+        sum.failed
+    );
+    if !a.no_plot && a.shard.is_none() {
+        let inputs = rmbench_harness::plot::PlotInputs { sweep_csvs: vec![csv], ..Default::default() };
+        let files = rmbench_harness::plot::plot_all(&inputs, &a.out.join("plots"))?;
+        eprintln!("{} plot files in {}", files.len(), a.out.join("plots").display());
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The sweep's config: every point must be present (default: only check for doubles).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Merged CSV.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Shard CSVs.
+    #[arg(required = true)]
+    pub shards: Vec<std::path::PathBuf>,
+}
+
+pub fn merge(a: MergeArgs) -> Result<()> {
+    use anyhow::Context;
+    use rmbench_harness::sweep::config;
+    let cfg = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            Some(config::parse(&text, &p.display().to_string())?)
+        }
+        None => None,
+    };
+    let n = rmbench_harness::sweep::merge::merge(&a.shards, cfg.as_ref(), &a.out)?;
+    eprintln!("{}: {n} rows from {} shards", a.out.display(), a.shards.len());
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    /// Sweep CSVs.
+    #[arg(long, num_args = 1..)]
+    pub sweep: Vec<std::path::PathBuf>,
+    /// Training-curve CSVs (from `rmbench train`).
+    #[arg(long, num_args = 1..)]
+    pub curves: Vec<std::path::PathBuf>,
+    /// Density CSVs (from `rmbench density`).
+    #[arg(long, num_args = 1..)]
+    pub density: Vec<std::path::PathBuf>,
+    /// Output folder for PNG and SVG files.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+pub fn plot(a: PlotArgs) -> Result<()> {
+    if a.sweep.is_empty() && a.curves.is_empty() && a.density.is_empty() {
+        bail!("nothing to plot: give --sweep, --curves or --density CSVs");
+    }
+    let inputs = rmbench_harness::plot::PlotInputs { sweep_csvs: a.sweep, curve_csvs: a.curves, density_csvs: a.density };
+    let files = rmbench_harness::plot::plot_all(&inputs, &a.out)?;
+    for f in files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
