@@ -212,41 +212,44 @@ fn exact(
     let (n, d) = (x.n(), x.d());
     let rows_per_chunk = (cfg.chunk_flips / d.max(1)).clamp(1, n);
     let inv_n = 1.0 / n as f64;
-    let idx_one: Vec<u32> = (0..d as u32).collect();
     let mut loss = 0.0;
+    let mut failure = None;
     let mut r0 = 0;
     while r0 < n {
         let rows: Vec<usize> = (r0..(r0 + rows_per_chunk).min(n)).collect();
         let xc = x.select_rows(&rows);
-        let nc = rows.len();
-        let mut delta = vec![0f32; nc * d];
-        model.delta_all(&xc, &mut delta);
-        let mut wf = vec![0f32; nc * d];
-        let mut wb = vec![0f32; nc];
-        for r in 0..nc {
-            let mut wsum = 0f64;
-            for i in 0..d {
-                let de = delta[r * d + i];
-                // dL/dΔE for this term, then weights on E(x₋ᵢ) (+) and E(x) (−).
-                let (l, dl) = match cfg.objective {
-                    Objective::Rm => {
-                        let t = term(de, r0 + r, i)?;
-                        (t, -2.0 * t)
-                    }
-                    _ => {
-                        let sg = sigmoid(-de as f64);
-                        (sg * sg, -2.0 * sg * sg * (1.0 - sg))
-                    }
-                };
-                loss += l * inv_n;
-                wf[r * d + i] = (dl * inv_n) as f32;
-                wsum += dl * inv_n;
+        let idx: Vec<u32> = (0..rows.len()).flat_map(|_| 0..d as u32).collect();
+        // dL/dΔE per term; weights on E(x₋ᵢ) (+) and on E(x) (−, their sum).
+        let mut weights = |chunk: std::ops::Range<usize>, delta: &[f32], wb: &mut [f32], wf: &mut [f32]| -> bool {
+            for (k, r) in chunk.enumerate() {
+                let mut wsum = 0f64;
+                for i in 0..d {
+                    let de = delta[k * d + i];
+                    let (l, dl) = match cfg.objective {
+                        Objective::Rm => match term(de, r0 + r, i) {
+                            Ok(t) => (t, -2.0 * t),
+                            Err(e) => {
+                                failure = Some(e);
+                                return false;
+                            }
+                        },
+                        _ => {
+                            let sg = sigmoid(-de as f64);
+                            (sg * sg, -2.0 * sg * sg * (1.0 - sg))
+                        }
+                    };
+                    loss += l * inv_n;
+                    wf[k * d + i] = (dl * inv_n) as f32;
+                    wsum += dl * inv_n;
+                }
+                wb[k] = -wsum as f32;
             }
-            wb[r] = -wsum as f32;
+            true
+        };
+        if !model.delta_then_grad(&xc, &idx, &mut weights, grad) {
+            return Err(failure.unwrap_or(ObjectiveError::NonFinite("loss")));
         }
-        let idx: Vec<u32> = (0..nc).flat_map(|_| idx_one.iter().copied()).collect();
-        model.param_grad(&xc, &wb, &idx, &wf, grad);
-        r0 += nc;
+        r0 += rows.len();
     }
     Ok(loss)
 }
@@ -326,28 +329,42 @@ pub fn apply_draws(
         return Ok(0.0);
     }
     let inv_n = 1.0 / n as f64;
-    let mut delta = vec![0f32; n * s];
-    model.delta_at(x, &draws.idx, &mut delta);
-    let mut wf = vec![0f32; n * s];
-    let mut wb = vec![0f32; n];
     let mut loss = 0.0;
-    for r in 0..n {
-        let mut wsum = 0f64;
-        for j in 0..s {
-            let k = r * s + j;
-            let t = term(delta[k], r, draws.idx[k] as usize)? * draws.weight[k];
-            if !t.is_finite() || t > 1e30 {
-                let (row, bit, delta) = (r, draws.idx[k] as usize, delta[k]);
-                return Err(ObjectiveError::Overflow { what: "importance-weighted term", row, bit, delta });
+    let mut failure = None;
+    let mut weights = |chunk: std::ops::Range<usize>, delta: &[f32], wb: &mut [f32], wf: &mut [f32]| -> bool {
+        for (k, r) in chunk.enumerate() {
+            let mut wsum = 0f64;
+            for j in 0..s {
+                let (q, g) = (k * s + j, r * s + j);
+                let bit = draws.idx[g] as usize;
+                let t = match term(delta[q], r, bit) {
+                    Ok(t) => t * draws.weight[g],
+                    Err(e) => {
+                        failure = Some(e);
+                        return false;
+                    }
+                };
+                if !t.is_finite() || t > 1e30 {
+                    failure = Some(ObjectiveError::Overflow {
+                        what: "importance-weighted term",
+                        row: r,
+                        bit,
+                        delta: delta[q],
+                    });
+                    return false;
+                }
+                loss += t * inv_n;
+                let w = -2.0 * t * inv_n;
+                wf[q] = w as f32;
+                wsum += w;
             }
-            loss += t * inv_n;
-            let w = -2.0 * t * inv_n;
-            wf[k] = w as f32;
-            wsum += w;
+            wb[k] = -wsum as f32;
         }
-        wb[r] = -wsum as f32;
+        true
+    };
+    if !model.delta_then_grad(x, &draws.idx, &mut weights, grad) {
+        return Err(failure.unwrap_or(ObjectiveError::NonFinite("loss")));
     }
-    model.param_grad(x, &wb, &draws.idx, &wf, grad);
     Ok(loss)
 }
 

@@ -33,7 +33,8 @@ pub struct StepStats {
     pub step_ms_q1: f64,
     /// Third quartile (ms).
     pub step_ms_q3: f64,
-    /// Peak heap bytes during a step above the level before it (None without the counting allocator).
+    /// Peak heap bytes of the process during a step: model, optimizer state, data and work buffers
+    /// (None without the counting allocator).
     pub peak_bytes: Option<u64>,
     /// Dense-layer FLOPs per step (MLP only).
     pub flops_per_step: Option<f64>,
@@ -59,7 +60,9 @@ pub fn random_batch(n: usize, d: usize, seed: u64) -> BitBatch {
 
 /// FLOPs of the dense layers in one training step of an MLP (None for other models): forward
 /// 2H² per hidden→hidden layer and 2H for the output per row; a backward with parameter gradients
-/// costs 2× forward; the input gradient adds 2·H·d per row for δ₁·W₀.
+/// costs 2× forward, so the fused ΔE-then-gradient pass over n·(s+1) rows costs 3× forward; the
+/// proposal's input gradient is one forward, one backward without parameter gradients (1×) and
+/// 2·H·d per row for δ₁·W₀. First-layer gather-adds and elementwise work are not counted.
 pub fn mlp_step_flops(shape: &ModelShape, n: usize, cfg: &ObjectiveConfig) -> Option<f64> {
     if shape.kind != ModelKindName::Mlp {
         return None;
@@ -70,11 +73,11 @@ pub fn mlp_step_flops(shape: &ModelShape, n: usize, cfg: &ObjectiveConfig) -> Op
     let s = cfg.samples as f64;
     let rows_fwd_bwd = |rows: f64| rows * fwd * 3.0;
     Some(match cfg.objective {
-        Objective::Rm | Objective::RmSigmoid => n * (d + 1.0) * fwd + rows_fwd_bwd(n * (d + 1.0)),
-        Objective::RmUniform => n * (s + 1.0) * fwd + rows_fwd_bwd(n * (s + 1.0)),
+        Objective::Rm | Objective::RmSigmoid => rows_fwd_bwd(n * (d + 1.0)),
+        Objective::RmUniform => rows_fwd_bwd(n * (s + 1.0)),
         Objective::GgisBasic | Objective::GgisAdvanced => {
             let s = if cfg.objective == Objective::GgisAdvanced || cfg.without_replacement { s.min(d) } else { s };
-            n * (2.0 * fwd + 2.0 * h * d) + n * (s + 1.0) * fwd + rows_fwd_bwd(n * (s + 1.0))
+            n * (2.0 * fwd + 2.0 * h * d) + rows_fwd_bwd(n * (s + 1.0))
         }
         Objective::Nce => {
             let nu = cfg.nce_noise.max(1) as f64;
@@ -97,7 +100,7 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
     let mut times = Vec::with_capacity(steps);
     let mut peak = 0u64;
     for k in 0..warmup + steps {
-        let base = alloc_count::reset_peak();
+        alloc_count::reset_peak();
         let t = Instant::now();
         loss_and_grad(&*model, &x, &spec.objective, &mut state, &mut rng, &mut grad).map_err(|e| Error::Train {
             step: k,
@@ -110,7 +113,7 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
         let ms = t.elapsed().as_secs_f64() * 1e3;
         if k >= warmup {
             times.push(ms);
-            peak = peak.max(alloc_count::peak().saturating_sub(base));
+            peak = peak.max(alloc_count::peak());
         }
     }
     times.sort_by(f64::total_cmp);

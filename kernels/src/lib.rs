@@ -15,7 +15,7 @@ pub mod simd;
 mod testing;
 
 pub use bits::BitBatch;
-pub use model::{EnergyModel, Mlp, ModelKind, Quadratic, Rbm, TensorSpec};
+pub use model::{EnergyModel, Mlp, ModelKind, Quadratic, Rbm, TensorSpec, WeightFn};
 pub use simd::Isa;
 
 /// Errors from building batches and models.

@@ -113,7 +113,10 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     use anyhow::Context;
     use rmbench_harness::sweep::{config, run, DEFAULT_CONFIG};
     let (text, origin) = match &a.config {
-        Some(p) => (std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?, p.display().to_string()),
+        Some(p) => (
+            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?,
+            p.display().to_string(),
+        ),
         None => (DEFAULT_CONFIG.to_string(), "default.toml (embedded)".to_string()),
     };
     let cfg = config::parse(&text, &origin)?;
@@ -195,7 +198,8 @@ pub fn plot(a: PlotArgs) -> Result<()> {
     if a.sweep.is_empty() && a.curves.is_empty() && a.density.is_empty() {
         bail!("nothing to plot: give --sweep, --curves or --density CSVs");
     }
-    let inputs = rmbench_harness::plot::PlotInputs { sweep_csvs: a.sweep, curve_csvs: a.curves, density_csvs: a.density };
+    let inputs =
+        rmbench_harness::plot::PlotInputs { sweep_csvs: a.sweep, curve_csvs: a.curves, density_csvs: a.density };
     let files = rmbench_harness::plot::plot_all(&inputs, &a.out)?;
     for f in files {
         println!("{}", f.display());

@@ -105,7 +105,12 @@ fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &LineChart, p
         .series
         .iter()
         .flat_map(|s| s.points.iter())
-        .filter(|(x, y)| x.is_finite() && y.is_finite() && (c.x_scale == Scale::Linear || *x > 0.0) && (c.y_scale == Scale::Linear || *y > 0.0))
+        .filter(|(x, y)| {
+            x.is_finite()
+                && y.is_finite()
+                && (c.x_scale == Scale::Linear || *x > 0.0)
+                && (c.y_scale == Scale::Linear || *y > 0.0)
+        })
         .map(|&(x, y)| (c.x_scale.fwd(x), c.y_scale.fwd(y)))
         .collect();
     if pts.is_empty() {
@@ -154,7 +159,9 @@ fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &LineChart, p
         let mut p: Vec<(f64, f64)> = s
             .points
             .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite() && (xs == Scale::Linear || *x > 0.0) && (ys == Scale::Linear || *y > 0.0))
+            .filter(|(x, y)| {
+                x.is_finite() && y.is_finite() && (xs == Scale::Linear || *x > 0.0) && (ys == Scale::Linear || *y > 0.0)
+            })
             .map(|&(x, y)| (xs.fwd(x), ys.fwd(y)))
             .collect();
         p.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -221,7 +228,12 @@ pub fn heat_maps(title: &str, panels: &[(String, usize, Vec<f64>)], stem: &Path)
     Ok(vec![png, svg])
 }
 
-fn draw_heat<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, panels: &[(String, usize, Vec<f64>)], path: &Path) -> Result<()> {
+fn draw_heat<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[(String, usize, Vec<f64>)],
+    path: &Path,
+) -> Result<()> {
     root.fill(&WHITE).map_err(|e| err(path, e))?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(path, e))?;
     let areas = root.split_evenly((1, panels.len().max(1)));

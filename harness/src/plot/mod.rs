@@ -112,7 +112,8 @@ pub fn time_vs_dim(rows: &[SweepRecord], skipped: usize, out: &Path) -> Result<V
 pub fn speedup_vs_dim(rows: &[SweepRecord], out: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for (key, g) in groups(rows) {
-        let rm: BTreeMap<usize, f64> = g.iter().filter(|r| r.objective == "rm").filter_map(|r| Some((r.dim, r.step_ms_median?))).collect();
+        let rm: BTreeMap<usize, f64> =
+            g.iter().filter(|r| r.objective == "rm").filter_map(|r| Some((r.dim, r.step_ms_median?))).collect();
         let others: Vec<&SweepRecord> = g.iter().copied().filter(|r| r.objective != "rm" && r.samples > 0).collect();
         let series = by_objective(&others, |r| Some(rm.get(&r.dim)? / r.step_ms_median?));
         if series.iter().all(|s| s.points.is_empty()) {

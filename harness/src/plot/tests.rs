@@ -62,9 +62,17 @@ threads = [1]
     for r in crate::density::density_grid(&model, "moons", 10, 500, 0).unwrap() {
         w.append(&r).unwrap();
     }
-    let files = plot_all(&PlotInputs { sweep_csvs: vec![sweep], curve_csvs: vec![curve], density_csvs: vec![dens] }, &dir).unwrap();
+    let files =
+        plot_all(&PlotInputs { sweep_csvs: vec![sweep], curve_csvs: vec![curve], density_csvs: vec![dens] }, &dir)
+            .unwrap();
     let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    for want in ["time_vs_dim_quadratic", "speedup_vs_dim_quadratic", "grad_relvar_vs_samples", "training_curves.png", "density_moons.svg"] {
+    for want in [
+        "time_vs_dim_quadratic",
+        "speedup_vs_dim_quadratic",
+        "grad_relvar_vs_samples",
+        "training_curves.png",
+        "density_moons.svg",
+    ] {
         assert!(names.iter().any(|n| n.starts_with(want) || n == want), "{want} missing from {names:?}");
     }
     for f in &files {

@@ -89,6 +89,10 @@ pub(crate) fn layout(items: &[(&str, &[usize], bool)]) -> Vec<TensorSpec> {
         .collect()
 }
 
+/// Callback of [`EnergyModel::delta_then_grad`]: (rows of the chunk, ΔE rows × s, w_base out,
+/// w_flip out) → continue?
+pub type WeightFn<'a> = dyn FnMut(std::ops::Range<usize>, &[f32], &mut [f32], &mut [f32]) -> bool + 'a;
+
 /// A binary energy-based model and its kernels. Buffers are row-major; `n` is `x.n()`.
 ///
 /// All kernels are deterministic for a given input and rayon thread count.
@@ -128,13 +132,35 @@ pub trait EnergyModel: Send + Sync {
     /// This one weighted backward pass is what every objective is built from. `w_base.len() == n`.
     fn param_grad(&self, x: &BitBatch, w_base: &[f32], idx: &[u32], w_flip: &[f32], grad: &mut [f32]);
 
+    /// The fused step of every ratio-matching objective: ΔE at the chosen flips, then a weighted
+    /// parameter gradient whose weights depend on those ΔE. `weights(rows, delta, w_base, w_flip)`
+    /// is called once per chunk of base rows with their ΔE (rows.len() × s) and fills the weights
+    /// of [`EnergyModel::param_grad`] for those rows; returning false aborts (the function then
+    /// returns false). Models override it to reuse one forward pass for both halves.
+    fn delta_then_grad(&self, x: &BitBatch, idx: &[u32], weights: &mut WeightFn<'_>, grad: &mut [f32]) -> bool {
+        let n = x.n();
+        if n == 0 {
+            return true;
+        }
+        let s = idx.len() / n;
+        let mut delta = vec![0f32; n * s];
+        self.delta_at(x, idx, &mut delta);
+        let mut wb = vec![0f32; n];
+        let mut wf = vec![0f32; n * s];
+        if !weights(0..n, &delta, &mut wb, &mut wf) {
+            return false;
+        }
+        self.param_grad(x, &wb, idx, &wf, grad);
+        true
+    }
+
     /// Number of parameters.
     fn num_params(&self) -> usize {
         self.params().len()
     }
 
-    /// Proposal log-weights of RMwGGIS: `out[r·d+i] = 2·(2x_i − 1)·∂E/∂x_i`, the first-order Taylor
-    /// estimate of −2·ΔEᵢ... sign: term = exp(−2ΔEᵢ) ≈ exp(−2·(1−2xᵢ)·gᵢ) = exp(2(2xᵢ−1)gᵢ).
+    /// Proposal log-weights of RMwGGIS: `out[r·d+i] = 2·(2xᵢ − 1)·∂E/∂xᵢ`, the first-order Taylor
+    /// estimate of −2·ΔEᵢ (ΔEᵢ ≈ (1 − 2xᵢ)·gᵢ), so q ∝ exp(out) estimates q ∝ exp(−2ΔEᵢ) = termᵢ.
     /// Also returns energies in `energy`.
     fn proposal_logits(&self, x: &BitBatch, energy: &mut [f32], out: &mut [f32]) {
         self.input_grad(x, energy, out);

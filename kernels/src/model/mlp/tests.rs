@@ -102,3 +102,41 @@ proptest! {
         check_model("mlp prop", &m, &x, s, TOL, seed);
     }
 }
+
+#[test]
+fn fused_delta_then_grad_equals_separate_calls() {
+    let (d, n, s) = (29, 6, 4);
+    let mut m = model(d, 9, 3, 5);
+    m.set_chunk_rows(7); // several chunks
+    let (_, x) = patterns(n, d, 4).swap_remove(0);
+    let idx = crate::testing::random_idx(n, s, d, 3);
+    // Weights as a function of ΔE, as the objectives do.
+    let wfn = |de: f32| (-2.0 * de).exp() * 0.1;
+    let mut delta = vec![0f32; n * s];
+    m.delta_at(&x, &idx, &mut delta);
+    let wf: Vec<f32> = delta.iter().map(|&v| wfn(v)).collect();
+    let wb: Vec<f32> = (0..n).map(|r| -wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
+    let mut g1 = vec![0f32; m.num_params()];
+    m.param_grad(&x, &wb, &idx, &wf, &mut g1);
+    let mut g2 = vec![0f32; m.num_params()];
+    let mut calls = 0;
+    let ok = m.delta_then_grad(
+        &x,
+        &idx,
+        &mut |rows, de, wbo, wfo| {
+            calls += 1;
+            for k in 0..rows.len() {
+                for j in 0..s {
+                    wfo[k * s + j] = wfn(de[k * s + j]);
+                }
+                wbo[k] = -wfo[k * s..(k + 1) * s].iter().sum::<f32>();
+            }
+            true
+        },
+        &mut g2,
+    );
+    assert!(ok && calls > 1);
+    for (a, b) in g1.iter().zip(&g2) {
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} vs {b}");
+    }
+}
