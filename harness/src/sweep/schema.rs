@@ -42,8 +42,8 @@ pub struct SweepRow {
     pub step_ms_q1: Option<f64>,
     /// Third quartile of the step time, ms.
     pub step_ms_q3: Option<f64>,
-    /// Peak heap bytes of the process during a step: model, optimizer state, data and work buffers
-    /// (counting allocator).
+    /// Peak heap bytes during a step above the process baseline (counting allocator): model,
+    /// optimizer state, data and work buffers; faer's per-thread GEMM packing buffers excluded.
     pub peak_bytes: Option<u64>,
     /// Floating-point operations of one step, counted from the model's shapes.
     pub flops_per_step: Option<f64>,

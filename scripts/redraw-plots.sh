@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Redraws every committed figure from the committed CSVs alone (CI runs this into a temporary
+# folder to prove the plots regenerate). Usage: scripts/redraw-plots.sh [OUT_DIR]
+# With no OUT_DIR the figures are written next to their CSVs, replacing the committed ones.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-}
+bin=target/release/rmbench
+cargo build --release -q -p rmbench-harness
+for dir in results/default results/estimator-quality; do
+  [ -f "$dir/sweep.csv" ] || continue
+  dest=${out:+$out/$(basename "$dir")}
+  $bin plot --sweep "$dir/sweep.csv" --out "${dest:-$dir/plots}" > /dev/null
+  echo "redrew $dir"
+done
+if ls results/training/*/curve.csv > /dev/null 2>&1; then
+  dest=${out:+$out/training}
+  $bin plot --curves results/training/*/curve.csv --out "${dest:-results/training/plots}" > /dev/null
+  echo "redrew results/training curves"
+fi
+for d in results/training/*/density.csv; do
+  [ -f "$d" ] || continue
+  name=$(basename "$(dirname "$d")")
+  dest=${out:+$out/training/$name}
+  $bin plot --density "$d" --out "${dest:-$(dirname "$d")}" > /dev/null
+  echo "redrew $d"
+done
