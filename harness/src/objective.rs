@@ -287,7 +287,7 @@ pub fn draw(model: &dyn EnergyModel, x: &BitBatch, cfg: &ObjectiveConfig, rng: &
     }
     let mut idx = Vec::with_capacity(n * s);
     let mut weight = Vec::with_capacity(n * s);
-    let (mut q, mut cdf, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut q, mut cdf) = (Vec::new(), Vec::new());
     for r in 0..n {
         let start = idx.len();
         if s == 0 {
@@ -301,7 +301,7 @@ pub fn draw(model: &dyn EnergyModel, x: &BitBatch, cfg: &ObjectiveConfig, rng: &
         let l = &logits[r * d..(r + 1) * d];
         softmax(l, &mut q);
         if distinct {
-            draw_distinct(l, s, rng, &mut keys, &mut idx);
+            draw_distinct(&q, s, rng, &mut cdf, &mut idx);
         } else {
             draw_iid(&q, s, rng, &mut cdf, &mut idx);
         }

@@ -1,8 +1,10 @@
 //! Drawing bit indices from a proposal q(i) ∝ exp(logitᵢ) over the d bits of one sample.
 //!
-//! i.i.d. draws use the inverse CDF (O(d + s·log d)); draws without replacement use Gumbel-top-k
-//! (O(d + d·log s)): the s largest of logitᵢ + Gᵢ, Gᵢ ~ Gumbel, are a sample without replacement
-//! with probabilities proportional to q.
+//! i.i.d. draws use the inverse CDF (O(d + s·log d)). Draws without replacement (successive
+//! sampling: each next index from q renormalized over the indices not yet drawn) reject repeats of
+//! i.i.d. draws, which has exactly that distribution; if q is so concentrated that repeats pile up
+//! (more than 32·s tries), they fall back to Gumbel-top-k, the s largest of ln qᵢ + Gᵢ. The
+//! exponentials use the kernels' branch-free f32 `exp_neg` (q is normalized in f64).
 
 use rmbench_datasets::rng::Stream;
 
@@ -10,7 +12,7 @@ use rmbench_datasets::rng::Stream;
 pub fn softmax(logits: &[f32], q: &mut Vec<f64>) {
     q.clear();
     let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-    q.extend(logits.iter().map(|&l| (l as f64 - m).exp()));
+    q.extend(logits.iter().map(|&l| rmbench_kernels::simd::math::exp_neg((l as f64 - m) as f32) as f64));
     let z: f64 = q.iter().sum();
     q.iter_mut().for_each(|v| *v /= z);
 }
@@ -38,16 +40,43 @@ pub fn draw_uniform(d: usize, s: usize, rng: &mut Stream, out: &mut Vec<u32>) {
     }
 }
 
-/// min(s, d) distinct draws with probabilities ∝ exp(logits) (Gumbel-top-k), in descending key order.
-pub fn draw_distinct(logits: &[f32], s: usize, rng: &mut Stream, keys: &mut Vec<(f64, u32)>, out: &mut Vec<u32>) {
-    keys.clear();
-    keys.extend(logits.iter().enumerate().map(|(i, &l)| (l as f64 + rng.gumbel(), i as u32)));
-    let s = s.min(keys.len());
+/// min(s, d) distinct draws from q by rejecting repeats of inverse-CDF draws (the `cdf` built by
+/// [`draw_iid`]'s rule), falling back to Gumbel-top-k after 32·s tries. Order: the drawing order.
+pub fn draw_distinct(q: &[f64], s: usize, rng: &mut Stream, cdf: &mut Vec<f64>, out: &mut Vec<u32>) {
+    let d = q.len();
+    let s = s.min(d);
+    let start = out.len();
     if s == 0 {
         return;
     }
+    cdf.clear();
+    let mut acc = 0.0;
+    for &p in q {
+        acc += p;
+        cdf.push(acc);
+    }
+    let positive = q.iter().filter(|&&p| p > 0.0).count();
+    let mut tries = 0;
+    while out.len() - start < s && tries < 32 * s && positive >= s {
+        tries += 1;
+        let u = rng.uniform() * acc;
+        let i = cdf.partition_point(|&c| c <= u).min(d - 1) as u32;
+        if q[i as usize] > 0.0 && !out[start..].contains(&i) {
+            out.push(i);
+        }
+    }
+    if out.len() - start == s {
+        return;
+    }
+    // Fallback: Gumbel-top-k on ln q (zero-probability bits last).
+    out.truncate(start);
+    let mut keys: Vec<(f64, u32)> = q
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| (if p > 0.0 { p.ln() + rng.gumbel() } else { f64::NEG_INFINITY }, i as u32))
+        .collect();
     let desc = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0);
-    if s < keys.len() {
+    if s < d {
         keys.select_nth_unstable_by(s - 1, desc);
     }
     keys[..s].sort_unstable_by(desc);
@@ -73,11 +102,10 @@ mod tests {
             assert!((f - p).abs() < 5.0 * se, "bit {i}: {f} vs {p}");
         }
         // First draw of Gumbel-top-k is a draw from q.
-        let mut keys = Vec::new();
         let mut first = vec![0usize; 4];
         for _ in 0..50_000 {
             out.clear();
-            draw_distinct(&logits, 2, &mut rng, &mut keys, &mut out);
+            draw_distinct(&q, 2, &mut rng, &mut cdf, &mut out);
             assert_eq!(out.len(), 2);
             assert_ne!(out[0], out[1]);
             first[out[0] as usize] += 1;
@@ -87,9 +115,17 @@ mod tests {
             assert!((f - p).abs() < 5.0 * (p * (1.0 - p) / 50_000.0).sqrt(), "bit {i}");
         }
         out.clear();
-        draw_distinct(&logits, 9, &mut rng, &mut keys, &mut out);
+        draw_distinct(&q, 9, &mut rng, &mut cdf, &mut out);
         let mut sorted = out.clone();
         sorted.sort();
         assert_eq!(sorted, vec![0, 1, 2, 3]);
+        // A proposal concentrated on one bit takes the Gumbel fallback and still returns s distinct.
+        let peaked = [1.0 - 3e-12, 1e-12, 1e-12, 1e-12];
+        out.clear();
+        draw_distinct(&peaked, 3, &mut rng, &mut cdf, &mut out);
+        let mut sorted = out.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 3);
     }
 }
