@@ -43,6 +43,17 @@ pub struct StepStats {
     pub gflops: Option<f64>,
     /// Timed steps.
     pub steps: usize,
+    /// Peak resident set of the whole process so far (VmHWM, MiB; Linux), comparable to a
+    /// PyTorch process's peak RSS.
+    pub process_peak_rss_mib: Option<f64>,
+}
+
+/// The process's peak resident set (VmHWM from /proc/self/status), in MiB.
+pub fn process_peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// Random n × d bits with P(1) = ½ from `seed`.
@@ -148,6 +159,7 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
         flops_per_step: flops,
         gflops: flops.map(|f| f / (median * 1e-3) / 1e9),
         steps,
+        process_peak_rss_mib: process_peak_rss_mib(),
     })
 }
 

@@ -189,17 +189,24 @@ pub struct PlotArgs {
     /// Density CSVs (from `rmbench density`).
     #[arg(long, num_args = 1..)]
     pub density: Vec<std::path::PathBuf>,
+    /// Reference-comparison CSVs (from scripts/compare-reference.sh).
+    #[arg(long, num_args = 1..)]
+    pub reference: Vec<std::path::PathBuf>,
     /// Output folder for PNG and SVG files.
     #[arg(long)]
     pub out: std::path::PathBuf,
 }
 
 pub fn plot(a: PlotArgs) -> Result<()> {
-    if a.sweep.is_empty() && a.curves.is_empty() && a.density.is_empty() {
-        bail!("nothing to plot: give --sweep, --curves or --density CSVs");
+    if a.sweep.is_empty() && a.curves.is_empty() && a.density.is_empty() && a.reference.is_empty() {
+        bail!("nothing to plot: give --sweep, --curves, --density or --reference CSVs");
     }
-    let inputs =
-        rmbench_harness::plot::PlotInputs { sweep_csvs: a.sweep, curve_csvs: a.curves, density_csvs: a.density };
+    let inputs = rmbench_harness::plot::PlotInputs {
+        sweep_csvs: a.sweep,
+        curve_csvs: a.curves,
+        density_csvs: a.density,
+        reference_csvs: a.reference,
+    };
     let files = rmbench_harness::plot::plot_all(&inputs, &a.out)?;
     for f in files {
         println!("{}", f.display());

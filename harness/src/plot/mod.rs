@@ -24,6 +24,8 @@ pub struct PlotInputs {
     pub curve_csvs: Vec<PathBuf>,
     /// Density CSVs (schema `DensityRow`).
     pub density_csvs: Vec<PathBuf>,
+    /// Reference-comparison CSVs (from `scripts/compare-reference.sh`).
+    pub reference_csvs: Vec<PathBuf>,
 }
 
 /// Sweep rows that measured successfully, and how many were skipped (error or no timing).
@@ -296,6 +298,58 @@ pub fn density(path: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     heat_maps(&format!("Density over the plane: {stem}"), &panels, &out.join(format!("density_{stem}")))
 }
 
+/// The columns of `scripts/compare-reference.sh`'s CSV that the plot reads.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReferenceRecord {
+    /// d.
+    pub dim: usize,
+    /// Objective.
+    pub objective: String,
+    /// rmbench median ms per step.
+    pub rmbench_ms: f64,
+    /// PyTorch median ms per step.
+    pub pytorch_ms: f64,
+}
+
+/// rmbench against the PyTorch reference: time per step against d, one line per implementation
+/// and objective, and the speed-up.
+pub fn reference_comparison(path: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let rows: Vec<ReferenceRecord> = read_rows(path)?;
+    let mut times: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut speed: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in &rows {
+        times.entry(format!("rmbench {}", r.objective)).or_default().push((r.dim as f64, r.rmbench_ms));
+        times.entry(format!("PyTorch {}", r.objective)).or_default().push((r.dim as f64, r.pytorch_ms));
+        speed.entry(r.objective.clone()).or_default().push((r.dim as f64, r.pytorch_ms / r.rmbench_ms));
+    }
+    let to_series = |m: BTreeMap<String, Vec<(f64, f64)>>| m.into_iter().map(|(label, points)| Series { label, points }).collect();
+    let mut files = line_chart(
+        &LineChart {
+            title: "MLP 256×3 training step: rmbench vs PyTorch reference (n=128, s=10)".into(),
+            x_desc: "dimension d".into(),
+            y_desc: "median time per step (ms)".into(),
+            x_scale: Scale::Log2,
+            y_scale: Scale::Log10,
+            series: to_series(times),
+            note: String::new(),
+        },
+        &out.join("reference_time_vs_dim"),
+    )?;
+    files.extend(line_chart(
+        &LineChart {
+            title: "Speed-up of rmbench over the PyTorch reference".into(),
+            x_desc: "dimension d".into(),
+            y_desc: "time(PyTorch) / time(rmbench)".into(),
+            x_scale: Scale::Log2,
+            y_scale: Scale::Linear,
+            series: to_series(speed),
+            note: String::new(),
+        },
+        &out.join("reference_speedup_vs_dim"),
+    )?);
+    Ok(files)
+}
+
 /// Every figure the inputs allow; returns the files written.
 pub fn plot_all(inputs: &PlotInputs, out: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
@@ -315,6 +369,9 @@ pub fn plot_all(inputs: &PlotInputs, out: &Path) -> Result<Vec<PathBuf>> {
     }
     for d in &inputs.density_csvs {
         files.extend(density(d, out)?);
+    }
+    for r in &inputs.reference_csvs {
+        files.extend(reference_comparison(r, out)?);
     }
     Ok(files)
 }

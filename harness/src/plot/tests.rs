@@ -63,7 +63,7 @@ threads = [1]
         w.append(&r).unwrap();
     }
     let files =
-        plot_all(&PlotInputs { sweep_csvs: vec![sweep], curve_csvs: vec![curve], density_csvs: vec![dens] }, &dir)
+        plot_all(&PlotInputs { sweep_csvs: vec![sweep], curve_csvs: vec![curve], density_csvs: vec![dens], ..Default::default() }, &dir)
             .unwrap();
     let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
     for want in [
