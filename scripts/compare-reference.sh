@@ -43,32 +43,5 @@ for d in $dims; do
     done
   done
 done
-python3 - "$raw" "$out/compare.csv" <<'PY'
-import csv, json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-key = lambda r: (r["dim"], r["objective"])
-out = []
-for k in sorted({key(r) for r in rows}):
-    rb = [r for r in rows if key(r) == k and r["impl"] == "rmbench"]
-    pt = [r for r in rows if key(r) == k and r["impl"] == "pytorch"]
-    if not rb or not pt:
-        continue
-    a = statistics.median(r["step_ms_median"] for r in rb)
-    b = statistics.median(r["step_ms_median"] for r in pt)
-    out.append({
-        "schema_version": 1, "dim": k[0], "objective": k[1], "batch": 128, "samples": 10,
-        "threads": rb[0]["threads"], "rounds": len(rb),
-        "rmbench_ms": round(a, 3), "pytorch_ms": round(b, 3), "speedup": round(b / a, 3),
-        "rmbench_peak_heap_mib": round(max(r["peak_bytes"] or 0 for r in rb) / 2**20, 1),
-        "pytorch_peak_rss_mib": round(max(r["peak_rss_mb"] for r in pt), 1),
-        "torch": pt[0]["torch"], "cpu": rb[0]["cpu"], "isa": rb[0]["isa"], "git_rev": rb[0]["git_rev"],
-    })
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(out[0].keys()))
-    w.writeheader()
-    w.writerows(out)
-for r in out:
-    print(f'{r["dim"]:>5} {r["objective"]:<14} rmbench {r["rmbench_ms"]:>9.2f} ms  pytorch {r["pytorch_ms"]:>9.2f} ms  x{r["speedup"]:.2f}  '
-          f'RSS {r["rmbench_peak_rss_mib"]} MiB vs {r["pytorch_peak_rss_mib"]} MiB')
-PY
+python3 scripts/reference/aggregate.py "$raw" "$out/compare.csv"
 target/release/rmbench plot --reference "$out/compare.csv" --out "$out"

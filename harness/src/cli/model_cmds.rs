@@ -127,7 +127,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         other => bail!("unknown model `{other}` (expected mlp, rbm or quadratic)"),
     };
     let data = rmbench_datasets::load(&a.dataset, a.dim, a.n, a.seed)?;
-    let x = data.x;
+    let x = data.x.clone();
     let shape = ModelShape { kind, dim: x.d(), hidden: a.hidden, layers: a.layers };
     let mut model = new_model(shape, a.seed);
     let cfg = TrainConfig {
@@ -148,9 +148,16 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let pb = progress(a.steps as u64, "train");
     let eval_data = x.select_rows(&(0..x.n().min(1000)).collect::<Vec<_>>());
     let do_eval = a.eval;
+    let true_j = data.true_j.clone();
     let evaluate = |m: &dyn EnergyModel, step: usize| -> Option<(String, f64)> {
         if !do_eval {
             return None;
+        }
+        // Ising data with a quadratic model: score the couplings (log-RMSE against the true J).
+        if let (Some(t), rmbench_kernels::ModelKind::Quadratic) = (&true_j, m.kind()) {
+            let d = m.dim();
+            let (_, lr) = rmbench_harness::eval::coupling_rmse(&m.params()[..d * d], t, d);
+            return Some(("coupling_log_rmse".into(), lr));
         }
         rmbench_harness::eval::quick_metric(m, &eval_data, step as u64).ok()
     };

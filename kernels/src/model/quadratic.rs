@@ -259,6 +259,9 @@ mod tests {
             let mut m = m;
             m.params_mut()[d * d..].iter_mut().enumerate().for_each(|(i, v)| *v = 0.1 * (i % 5) as f32 - 0.2);
             for n in NS {
+                if n == 64 && d > 130 {
+                    continue; // brute-force reference is O(n·d³)
+                }
                 for (name, x) in patterns(n, d, 7 + d as u64) {
                     check_model(&format!("quadratic d={d} n={n} {name}"), &m, &x, 5, TOL, d as u64);
                 }
