@@ -322,7 +322,8 @@ pub fn reference_comparison(path: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         times.entry(format!("PyTorch {}", r.objective)).or_default().push((r.dim as f64, r.pytorch_ms));
         speed.entry(r.objective.clone()).or_default().push((r.dim as f64, r.pytorch_ms / r.rmbench_ms));
     }
-    let to_series = |m: BTreeMap<String, Vec<(f64, f64)>>| m.into_iter().map(|(label, points)| Series { label, points }).collect();
+    let to_series =
+        |m: BTreeMap<String, Vec<(f64, f64)>>| m.into_iter().map(|(label, points)| Series { label, points }).collect();
     let mut files = line_chart(
         &LineChart {
             title: "MLP 256×3 training step: rmbench vs PyTorch reference (n=128, s=10)".into(),

@@ -62,9 +62,16 @@ threads = [1]
     for r in crate::density::density_grid(&model, "moons", 10, 500, 0).unwrap() {
         w.append(&r).unwrap();
     }
-    let files =
-        plot_all(&PlotInputs { sweep_csvs: vec![sweep], curve_csvs: vec![curve], density_csvs: vec![dens], ..Default::default() }, &dir)
-            .unwrap();
+    let files = plot_all(
+        &PlotInputs {
+            sweep_csvs: vec![sweep],
+            curve_csvs: vec![curve],
+            density_csvs: vec![dens],
+            ..Default::default()
+        },
+        &dir,
+    )
+    .unwrap();
     let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
     for want in [
         "time_vs_dim_quadratic",

@@ -13,9 +13,13 @@ const LOG2E: f32 = std::f32::consts::LOG2_E;
 #[inline(always)]
 pub fn exp_neg(x: f32) -> f32 {
     let x = x.max(-87.3);
-    // Round to nearest with the 1.5·2²³ trick: no libm call, vectorizes (f32::round does not).
+    // Round to nearest with the 1.5·2²³ trick: the sum's low mantissa bits hold n as an integer,
+    // so neither f32::round (a libm call) nor a saturating float→int cast (scalar cmovs) is
+    // needed and the loop vectorizes.
     const MAGIC: f32 = 12_582_912.0;
-    let n = (x * LOG2E + MAGIC) - MAGIC;
+    let t = x * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let n_int = t.to_bits().wrapping_sub(0x4B40_0000) as i32;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.987_569_1e-4f32;
     let p = p * r + 1.398_199_9e-3;
@@ -25,7 +29,7 @@ pub fn exp_neg(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r * r + r + 1.0;
     // 2^n by building the exponent bits; n ∈ [−126, 0].
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits(((n_int + 127) as u32) << 23);
     p * scale
 }
 
