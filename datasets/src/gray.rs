@@ -47,7 +47,7 @@ pub struct Quantizer {
 impl Quantizer {
     /// The quantizer of `toy` at dimension d (even, 4 ≤ d ≤ [`MAX_TOY_DIM`]).
     pub fn for_toy(toy: Toy, d: usize) -> Result<Self, DataError> {
-        if d % 2 != 0 || !(4..=MAX_TOY_DIM).contains(&d) {
+        if !d.is_multiple_of(2) || !(4..=MAX_TOY_DIM).contains(&d) {
             return Err(DataError::Spec(format!("toy datasets need an even d in 4..={MAX_TOY_DIM}, got {d}")));
         }
         let pts = sample_2d(toy, 5000, &mut Stream::new(SCALE_SEED, 0));

@@ -107,7 +107,7 @@ fn point(toy: Toy, k: usize, rng: &mut Stream) -> [f64; 2] {
             let n = rng.uniform().sqrt() * 540.0 * 2.0 * PI / 360.0;
             let d1x = -n.cos() * n + 0.5 * rng.uniform();
             let d1y = n.sin() * n + 0.5 * rng.uniform();
-            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+            let sign = if k.is_multiple_of(2) { 1.0 } else { -1.0 };
             [sign * d1x / 3.0 + 0.1 * rng.normal(), sign * d1y / 3.0 + 0.1 * rng.normal()]
         }
         Toy::Checkerboard => {

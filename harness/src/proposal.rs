@@ -102,7 +102,7 @@ mod tests {
             assert!((f - p).abs() < 5.0 * se, "bit {i}: {f} vs {p}");
         }
         // First draw of Gumbel-top-k is a draw from q.
-        let mut first = vec![0usize; 4];
+        let mut first = [0usize; 4];
         for _ in 0..50_000 {
             out.clear();
             draw_distinct(&q, 2, &mut rng, &mut cdf, &mut out);

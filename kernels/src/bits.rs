@@ -16,7 +16,7 @@ pub const fn words_for(d: usize) -> usize {
 /// Mask of the valid bits in the last word of a row of `d` bits (all ones when `d % 64 == 0`).
 #[inline]
 pub const fn tail_mask(d: usize) -> u64 {
-    if d % 64 == 0 {
+    if d.is_multiple_of(64) {
         u64::MAX
     } else {
         (1u64 << (d % 64)) - 1

@@ -44,8 +44,6 @@ impl Scale {
         };
         if v == 0.0 {
             "0".into()
-        } else if v.abs() >= 1000.0 && self != Scale::Linear {
-            format!("{:.0}", v)
         } else if v.abs() >= 10.0 || (v.fract().abs() < 1e-9 && v.abs() >= 1.0) {
             format!("{v:.0}")
         } else if v.abs() >= 0.1 {

@@ -64,7 +64,7 @@ fn scaling_rows(rows: &[SweepRecord]) -> Vec<&SweepRecord> {
     rows.iter().filter(|r| r.samples == 0 || Some(r.samples) == best_s(&group_key(r))).collect()
 }
 
-fn by_objective<'a>(rows: &[&'a SweepRecord], f: impl Fn(&SweepRecord) -> Option<f64>) -> Vec<Series> {
+fn by_objective(rows: &[&SweepRecord], f: impl Fn(&SweepRecord) -> Option<f64>) -> Vec<Series> {
     let mut m: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for r in rows {
         if let Some(v) = f(r) {

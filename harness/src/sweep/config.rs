@@ -158,7 +158,7 @@ fn validate(cfg: &SweepConfig) -> Result<()> {
     if cfg.steps == 0 {
         return Err(Error::config("steps", "must be at least 1"));
     }
-    if !(cfg.max_point_seconds > 0.0) {
+    if cfg.max_point_seconds.is_nan() || cfg.max_point_seconds <= 0.0 {
         return Err(Error::config("max_point_seconds", "must be positive"));
     }
     if cfg.grid.is_empty() {
