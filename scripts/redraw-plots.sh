@@ -13,6 +13,11 @@ for dir in results/default results/estimator-quality; do
   $bin plot --sweep "$dir/sweep.csv" --out "${dest:-$dir/plots}" > /dev/null
   echo "redrew $dir"
 done
+if [ -f results/reference/compare.csv ]; then
+  dest=${out:+$out/reference}
+  $bin plot --reference results/reference/compare.csv --out "${dest:-results/reference}" > /dev/null
+  echo "redrew results/reference"
+fi
 if ls results/training/*/curve.csv > /dev/null 2>&1; then
   dest=${out:+$out/training}
   $bin plot --curves results/training/*/curve.csv --out "${dest:-results/training/plots}" > /dev/null

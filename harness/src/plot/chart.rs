@@ -144,7 +144,7 @@ fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &LineChart, p
         .x_desc(c.x_desc.as_str())
         .y_desc(c.y_desc.as_str())
         .x_labels(x_ticks)
-        .y_labels(8)
+        .y_labels(if ys == Scale::Log10 { ((y1 - y0).ceil() as usize + 1).clamp(2, 10) } else { 8 })
         .x_label_formatter(&xf)
         .y_label_formatter(&yf)
         .label_style(("sans-serif", 15))
