@@ -31,7 +31,7 @@ one() {
     --steps "$steps" --lr "$lr" --weight-decay 1e-4 --clip 1 --batch 128 --samples 10 --seed "$seed" \
     --log-every 100 --out "$dir" > "$dir.train.json"
   metrics=$(target/release/rmbench --threads 1 eval --model "$dir/model.safetensors" --data "$ds" \
-    --ais 200 --mmd-samples 4000 --seed "$seed")
+    --ais 100 --mmd-samples 4000 --seed "$seed")
   target/release/rmbench density --model "$dir/model.safetensors" --dataset "$ds" --out "$dir/density.csv" --seed "$seed"
   python3 - "$tag" "$ds" "$obj" "$seed" "$steps" "$metrics" "$dir.train.json" "$start" >> "$out/runs.jsonl" <<'PY'
 import json, sys, time

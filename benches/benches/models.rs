@@ -54,11 +54,45 @@ fn bench_model(c: &mut Criterion, name: &str, make: &dyn Fn(usize) -> Box<dyn En
     g.finish();
 }
 
+/// The MLP's dense work in FLOPs: `elem/s` of this group reads as FLOP/s. One fused ΔE-then-gradient
+/// pass over n·(s+1) rows is 3 forward passes of the dense layers (2H² per hidden→hidden layer).
+fn mlp_dense_flops(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mlp_256x3_dense_flops");
+    let (n, s) = (128, 10);
+    for d in dims() {
+        let m = Mlp::new(d, 256, 3, 1);
+        let x = random_batch(n, d, 0.5, 3);
+        let idx = random_idx(n, s, d, 4);
+        let flops = 3 * n as u64 * (s as u64 + 1) * m.flops_dense_forward_row();
+        g.throughput(Throughput::Elements(flops));
+        let mut grad = vec![0f32; m.num_params()];
+        g.bench_function(BenchmarkId::new("delta_then_grad_s10", d), |b| {
+            b.iter(|| {
+                m.delta_then_grad(
+                    &x,
+                    &idx,
+                    &mut |rows, de, wb, wf| {
+                        for k in 0..rows.len() {
+                            for j in 0..s {
+                                wf[k * s + j] = (-2.0 * de[k * s + j]).exp() * 1e-3;
+                            }
+                            wb[k] = -wf[k * s..(k + 1) * s].iter().sum::<f32>();
+                        }
+                        true
+                    },
+                    &mut grad,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
 fn models(c: &mut Criterion) {
     bench_model(c, "quadratic", &|d| Box::new(Quadratic::random(d, 0.1, 1)));
     bench_model(c, "rbm_h256", &|d| Box::new(Rbm::random(d, 256, 0.1, 1)));
     bench_model(c, "mlp_256x3", &|d| Box::new(Mlp::new(d, 256, 3, 1)));
 }
 
-criterion_group! { name = benches; config = criterion(); targets = models }
+criterion_group! { name = benches; config = criterion(); targets = models, mlp_dense_flops }
 criterion_main!(benches);

@@ -154,6 +154,15 @@ pub trait EnergyModel: Send + Sync {
         true
     }
 
+    /// Exhaustive enumeration support: calls `visit(E)` for the states k ^ (k >> 1) of the
+    /// reflected Gray code, k = start..start + count (bit i of the state = xᵢ, d ≤ 63), each reached
+    /// from the previous by one flip. Returns false if the model has no incremental walk (callers
+    /// then evaluate batches of states with [`EnergyModel::energy`]).
+    fn gray_energies(&self, start: u64, count: u64, visit: &mut dyn FnMut(f64)) -> bool {
+        let _ = (start, count, visit);
+        false
+    }
+
     /// Number of parameters.
     fn num_params(&self) -> usize {
         self.params().len()

@@ -196,6 +196,42 @@ impl EnergyModel for Quadratic {
         );
     }
 
+    /// Gray-code walk: flipping bit i changes E by ΔEᵢ = 2sᵢ(fᵢ + hᵢ) and the local field by
+    /// f ← f − 2sᵢ·J[i,:] (J symmetric), O(d) per state. E accumulates in f64 and both f and E are
+    /// recomputed from scratch every 4096 states, so f32 rounding cannot drift along the walk.
+    fn gray_energies(&self, start: u64, count: u64, visit: &mut dyn FnMut(f64)) -> bool {
+        let d = self.d;
+        if d > 63 {
+            return false;
+        }
+        let mut f = vec![0f32; d];
+        let mut state = 0u64;
+        let mut e = 0f64;
+        let anchor = |state: u64, f: &mut [f32]| -> f64 {
+            let row = [state];
+            self.local_field(&row, f);
+            let h = self.h();
+            -(0..d).map(|i| crate::bits::spin(&row, i) as f64 * (0.5 * f[i] as f64 + h[i] as f64)).sum::<f64>()
+        };
+        for k in start..start + count {
+            if k == start || (k - start) % 4096 == 0 {
+                state = k ^ (k >> 1);
+                e = anchor(state, &mut f);
+            } else {
+                let i = (k.trailing_zeros()) as usize; // bit flipped between Gray states k−1 and k
+                let si = if (state >> i) & 1 == 1 { 1f32 } else { -1f32 };
+                e += (2.0 * si * (f[i] + self.h()[i])) as f64;
+                let ji = &self.j()[i * d..(i + 1) * d];
+                for (fj, &jv) in f.iter_mut().zip(ji) {
+                    *fj -= 2.0 * si * jv;
+                }
+                state ^= 1 << i;
+            }
+            visit(e);
+        }
+        true
+    }
+
     /// ∂E/∂J = −½ s sᵀ, ∂E/∂h = −s. For base row r with flips s'ⱼ = s − 2sᵢe_i (i = idx):
     /// Σ wₖ s'ₖs'ₖᵀ = W·s sᵀ − 2Σⱼ wⱼ sᵢ(e_i sᵀ + s e_iᵀ) + 4Σⱼ wⱼ e_i e_iᵀ with W = w_base + Σⱼ wⱼ,
     /// so the dense part is two rank-n GEMMs (faer): O(n·d² + n·s).
