@@ -214,7 +214,7 @@ impl EnergyModel for Quadratic {
             -(0..d).map(|i| crate::bits::spin(&row, i) as f64 * (0.5 * f[i] as f64 + h[i] as f64)).sum::<f64>()
         };
         for k in start..start + count {
-            if k == start || (k - start) % 4096 == 0 {
+            if k == start || (k - start).is_multiple_of(4096) {
                 state = k ^ (k >> 1);
                 e = anchor(state, &mut f);
             } else {
