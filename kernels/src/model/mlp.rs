@@ -39,7 +39,8 @@ impl Clone for Pool {
 }
 
 impl Pool {
-    /// A zeroed buffer of `len` floats, reusing the smallest pooled one that is large enough.
+    /// A buffer of `len` floats with unspecified contents (every caller overwrites all of it),
+    /// reusing the smallest pooled one that is large enough; only growth is zero-filled.
     fn take(&self, len: usize) -> Vec<f32> {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let pick =
@@ -49,8 +50,11 @@ impl Pool {
             None => g.pop().unwrap_or_default(),
         };
         drop(g);
-        v.clear();
-        v.resize(len, 0.0);
+        if v.len() >= len {
+            v.truncate(len);
+        } else {
+            v.resize(len, 0.0);
+        }
         v
     }
 
@@ -417,6 +421,7 @@ impl EnergyModel for Mlp {
             let (tape, e) = self.forward(a, m);
             energy[rows.clone()].copy_from_slice(&e);
             let delta = self.backward(&tape, &vec![1.0; m], None);
+            self.recycle(tape);
             if d > 0 {
                 gemm(
                     &mut grad[rows.start * d..rows.end * d],
@@ -428,6 +433,7 @@ impl EnergyModel for Mlp {
                     false,
                 );
             }
+            self.pool.give(delta);
         }
     }
 
