@@ -29,10 +29,27 @@ pub struct SweepSummary {
 /// Largest n·d for which the estimator-quality measurement computes the exact rm gradient.
 const QUALITY_MAX_FLIPS: usize = 1 << 17;
 
+/// The model the estimator-quality measurement uses: the MLP at its default initialization; the
+/// quadratic model and the RBM with random weights uniform in ±1/√d (a non-uniform distribution).
+pub fn quality_model(point: &Point, seed: u64) -> Box<dyn rmbench_kernels::EnergyModel> {
+    let d = point.shape.dim;
+    let scale = 1.0 / (d.max(1) as f32).sqrt();
+    match point.shape.kind {
+        crate::model_io::ModelKindName::Quadratic => Box::new(rmbench_kernels::Quadratic::random(d, scale, seed)),
+        crate::model_io::ModelKindName::Rbm => {
+            Box::new(rmbench_kernels::Rbm::random(d, point.shape.hidden, scale, seed))
+        }
+        crate::model_io::ModelKindName::Mlp => new_model(point.shape, seed),
+    }
+}
+
 /// Gradient-estimate quality against exact rm on the same batch: (rel bias, rel variance, mean
 /// cosine, loss rel bias) over `reps` draws.
+///
+/// The model is [`quality_model`]: a freshly initialized quadratic model (J = 0) or RBM (W ≈ 0) is
+/// the uniform distribution, where every proposal is uniform and the comparison says nothing.
 pub fn estimator_quality(point: &Point, seed: u64, reps: usize) -> Result<(f64, f64, f64, f64)> {
-    let model = new_model(point.shape, seed);
+    let model = quality_model(point, seed);
     let x = random_batch(point.batch, point.shape.dim, seed);
     let np = model.num_params();
     let mut g = vec![0f32; np];
