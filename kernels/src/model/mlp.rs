@@ -38,30 +38,48 @@ impl Clone for Pool {
     }
 }
 
+/// A pooled buffer: the first `len` floats of a vector kept at its full length, so handing it out
+/// again never zero-fills (every user overwrites the `len` floats it gets).
+#[derive(Debug, Default)]
+struct Buf {
+    v: Vec<f32>,
+    len: usize,
+}
+
+impl std::ops::Deref for Buf {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.v[..self.len]
+    }
+}
+
+impl std::ops::DerefMut for Buf {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.v[..self.len]
+    }
+}
+
 impl Pool {
-    /// A buffer of `len` floats with unspecified contents (every caller overwrites all of it),
-    /// reusing the smallest pooled one that is large enough; only growth is zero-filled.
-    fn take(&self, len: usize) -> Vec<f32> {
+    /// A buffer of `len` floats with unspecified contents, reusing the smallest pooled one that is
+    /// large enough; only a newly grown vector is zero-filled.
+    fn take(&self, len: usize) -> Buf {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let pick =
-            g.iter().enumerate().filter(|(_, v)| v.capacity() >= len).min_by_key(|(_, v)| v.capacity()).map(|(i, _)| i);
+        let pick = g.iter().enumerate().filter(|(_, v)| v.len() >= len).min_by_key(|(_, v)| v.len()).map(|(i, _)| i);
         let mut v = match pick {
             Some(i) => g.swap_remove(i),
             None => g.pop().unwrap_or_default(),
         };
         drop(g);
-        if v.len() >= len {
-            v.truncate(len);
-        } else {
+        if v.len() < len {
             v.resize(len, 0.0);
         }
-        v
+        Buf { v, len }
     }
 
-    fn give(&self, v: Vec<f32>) {
+    fn give(&self, b: Buf) {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if g.len() < 64 {
-            g.push(v);
+            g.push(b.v);
         }
     }
 }
@@ -70,11 +88,11 @@ impl Pool {
 struct Tape {
     m: usize,
     /// aₖ (m × H) for k = 1..=L.
-    a: Vec<Vec<f32>>,
+    a: Vec<Buf>,
     /// σ(β·aₖ).
-    sig: Vec<Vec<f32>>,
+    sig: Vec<Buf>,
     /// zₖ = aₖ·σ(β·aₖ).
-    z: Vec<Vec<f32>>,
+    z: Vec<Buf>,
 }
 
 impl Mlp {
@@ -174,7 +192,7 @@ impl Mlp {
     }
 
     /// Runs m rows from first-layer pre-activations `a1` (m × H) to energies.
-    fn forward(&self, a1: Vec<f32>, m: usize) -> (Tape, Vec<f32>) {
+    fn forward(&self, a1: Buf, m: usize) -> (Tape, Vec<f32>) {
         let h = self.h;
         let beta = self.beta();
         let mut tape = Tape { m, a: Vec::with_capacity(self.layers), sig: Vec::new(), z: Vec::new() };
@@ -193,7 +211,7 @@ impl Mlp {
                 gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, true);
                 a = next;
             } else {
-                a = Vec::new();
+                a = Buf::default();
             }
             tape.z.push(z);
         }
@@ -218,7 +236,7 @@ impl Mlp {
     /// of layers 1..=L and β into `grad`, adds Σ_r δ₁ into the b₀ gradient, and returns
     /// δ₁ = ∂/∂a₁ (m × H) for the caller's first-layer (or input) gradient. With `grad = None`
     /// only δ₁ is computed (input gradients need no parameter gradients).
-    fn backward(&self, tape: &Tape, w: &[f32], mut grad: Option<&mut [f32]>) -> Vec<f32> {
+    fn backward(&self, tape: &Tape, w: &[f32], mut grad: Option<&mut [f32]>) -> Buf {
         let (m, h, l) = (tape.m, self.h, self.layers);
         let beta = self.beta();
         // Output layer: ∂/∂W_L = Σ_r w_r z_L[r], ∂/∂b_L = Σ w, dz_L = w ⊗ W_L.
@@ -291,14 +309,7 @@ impl Mlp {
     }
 
     /// Pre-activations of base rows `rows` and their flips: per base row, the base then its s flips.
-    fn flip_rows(
-        &self,
-        x: &BitBatch,
-        rows: std::ops::Range<usize>,
-        idx: &[u32],
-        s: usize,
-        with_base: bool,
-    ) -> Vec<f32> {
+    fn flip_rows(&self, x: &BitBatch, rows: std::ops::Range<usize>, idx: &[u32], s: usize, with_base: bool) -> Buf {
         let h = self.h;
         let per = s + with_base as usize;
         let mut a = self.pool.take(rows.len() * per * h);
