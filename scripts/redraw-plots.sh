@@ -30,3 +30,17 @@ for d in results/training/*/density.csv; do
   $bin plot --density "$d" --out "${dest:-$(dirname "$d")}" > /dev/null
   echo "redrew $d"
 done
+for p in results/reproduction/ising/plots-*; do
+  [ -d "$p" ] || continue
+  key=${p##*/plots-}                                   # e.g. L10-sigma0.25
+  dest=${out:+$out/ising/plots-$key}
+  rm -f "${dest:-$p}"/*.png "${dest:-$p}"/*.svg 2>/dev/null || true
+  $bin plot --curves results/reproduction/ising/$key-*/curve.csv --out "${dest:-$p}" > /dev/null
+  echo "redrew $p"
+done
+for d in results/reproduction/density/*.csv; do
+  [ -f "$d" ] || continue
+  dest=${out:+$out/reproduction-density}
+  $bin plot --density "$d" --out "${dest:-results/reproduction/density}" > /dev/null
+  echo "redrew $d"
+done

@@ -50,3 +50,10 @@ for ds in 2spirals 8gaussians circles moons pinwheel swissroll checkerboard; do
   done
 done | xargs -P "$jobs" -n 3 bash -c 'one "$0" "$1" "$2" '"$steps $out"
 python3 scripts/reproduction-table.py
+# Keep the density grids of seed 0 for rm and ggis-advanced (the per-run folders are not committed).
+mkdir -p "$out/density"
+for ds in 2spirals 8gaussians circles moons pinwheel swissroll checkerboard; do
+  for obj in rm ggis-advanced; do
+    [ -f "$runs/$ds-$obj-s0/density.csv" ] && cp "$runs/$ds-$obj-s0/density.csv" "$out/density/$ds-$obj.csv"
+  done
+done
