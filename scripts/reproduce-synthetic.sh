@@ -50,10 +50,12 @@ for ds in 2spirals 8gaussians circles moons pinwheel swissroll checkerboard; do
   done
 done | xargs -P "$jobs" -n 3 bash -c 'one "$0" "$1" "$2" '"$steps $out"
 python3 scripts/reproduction-table.py
-# Keep the density grids of seed 0 for rm and ggis-advanced (the per-run folders are not committed).
+# Keep 50×50 density grids of seed 0 for rm, ggis-advanced and nce (per-run folders are not committed).
 mkdir -p "$out/density"
 for ds in 2spirals 8gaussians circles moons pinwheel swissroll checkerboard; do
-  for obj in rm ggis-advanced; do
-    [ -f "$runs/$ds-$obj-s0/density.csv" ] && cp "$runs/$ds-$obj-s0/density.csv" "$out/density/$ds-$obj.csv"
+  for obj in rm ggis-advanced nce; do
+    m="$runs/$ds-$obj-s0/model.safetensors"
+    [ -f "$m" ] && target/release/rmbench --threads 1 density --model "$m" --dataset "$ds" --grid 50 --n 20000 \
+      --out "$out/density/$ds-$obj.csv"
   done
 done

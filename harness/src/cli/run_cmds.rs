@@ -99,7 +99,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
     /// Output folder: sweep.csv (appended; resumed) and plots/.
-    #[arg(long, default_value = "results/default")]
+    #[arg(long, default_value = "out/default")]
     pub out: std::path::PathBuf,
     /// Run only the k-th of N disjoint parts of the grid (1-based), into sweep.shard-k-of-N.csv.
     #[arg(long)]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Binarized MNIST (784 bits, ../shared/data): MLP 256×3 and RBM (H = 256) trained with rm,
+# ggis-basic and ggis-advanced for STEPS steps (default 300: far below convergence), then the test
+# NLL with log Z by AIS (standard error reported), and the time and peak memory of one training
+# step from `rmbench step-bench`. One JSON line per run in results/reproduction/mnist.jsonl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+steps=${STEPS:-300}
+out=results/reproduction
+work=out/mnist
+mkdir -p "$work"
+cargo build --release -q -p rmbench-harness
+bin=target/release/rmbench
+$bin data --dataset mnist --out "$work/mnist.npy" --test-fraction 0.2 --seed 0
+: > "$out/mnist.jsonl"
+for model in mlp rbm; do
+  for obj in rm ggis-basic ggis-advanced; do
+    dir="$work/$model-$obj"
+    $bin train --dataset "file:$work/mnist.npy" --model $model --hidden 256 --layers 3 --objective $obj \
+      --steps "$steps" --log-every 50 --seed 0 --out "$dir" > "$dir.train.json"
+    ev=$($bin eval --model "$dir/model.safetensors" --data "$work/mnist.test.npy" --ais 100 --mmd-samples 0 --seed 0)
+    sb=$($bin step-bench --model $model --dim 784 --hidden 256 --layers 3 --objective $obj --steps 5 --warmup 1)
+    python3 - "$model" "$obj" "$steps" "$ev" "$sb" "$dir.train.json" >> "$out/mnist.jsonl" <<'PY'
+import json, sys
+model, obj, steps, ev, sb, train = sys.argv[1:]
+e, s, t = json.loads(ev), json.loads(sb), json.load(open(train))
+print(json.dumps({"model": model, "objective": obj, "steps": int(steps), "test_nll": e["nll"],
+                  "log_z": e["log_z"], "log_z_stderr": e["log_z_stderr"], "train_wall_ms": t["wall_ms"],
+                  "step_ms_median": s["step_ms_median"], "peak_heap_mib": (s["peak_bytes"] or 0) / 2**20,
+                  "process_peak_rss_mib": s["process_peak_rss_mib"]}))
+PY
+    echo "done $model $obj" >&2
+  done
+done
+cat "$out/mnist.jsonl"
