@@ -89,10 +89,9 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Measures one point in a pool of `point.threads` threads, never failing: errors go to `err`.
-pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(point.threads).build();
-    let mut row = SweepRow {
+/// The row of a point before measurement: coordinates and provenance filled, measurements empty.
+pub fn empty_row(cfg: &SweepConfig, point: &Point) -> SweepRow {
+    SweepRow {
         schema_version: SWEEP_SCHEMA_VERSION,
         point_id: point.id.clone(),
         config: cfg.name.clone(),
@@ -123,7 +122,13 @@ pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
         seed: cfg.seed,
         finished_unix: 0,
         provenance: Provenance::current(),
-    };
+    }
+}
+
+/// Measures one point in a pool of `point.threads` threads, never failing: errors go to `err`.
+pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(point.threads).build();
+    let mut row = empty_row(cfg, point);
     let pool = match pool {
         Ok(p) => p,
         Err(e) => {

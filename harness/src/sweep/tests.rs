@@ -3,7 +3,6 @@
 use super::config::{expand, parse, shard};
 use super::merge::merge;
 use super::run::{done_ids, run_points};
-use super::schema::SweepRow;
 use crate::csvio::header_of;
 use std::path::PathBuf;
 
@@ -89,38 +88,8 @@ fn merge_checks_missing_and_doubled_points() {
 
 #[test]
 fn golden_header() {
-    let row = SweepRow {
-        schema_version: 1,
-        point_id: String::new(),
-        config: String::new(),
-        model: String::new(),
-        dim: 0,
-        hidden: 0,
-        layers: 0,
-        batch: 0,
-        samples: 0,
-        objective: String::new(),
-        without_replacement: false,
-        warmup_steps: 0,
-        steps: 0,
-        step_ms_median: None,
-        step_ms_q1: None,
-        step_ms_q3: None,
-        peak_bytes: None,
-        flops_per_step: None,
-        gflops: None,
-        peak_gflops: None,
-        frac_of_peak: None,
-        quality_reps: 0,
-        grad_rel_bias: None,
-        grad_rel_var: None,
-        grad_cosine: None,
-        loss_rel_bias: None,
-        err: String::new(),
-        seed: 0,
-        finished_unix: 0,
-        provenance: crate::provenance::Provenance::current(),
-    };
+    let cfg = parse(TINY, "tiny").unwrap();
+    let row = super::run::empty_row(&cfg, &expand(&cfg)[0]);
     let want = "schema_version,point_id,config,model,dim,hidden,layers,batch,samples,objective,without_replacement,\
 warmup_steps,steps,step_ms_median,step_ms_q1,step_ms_q3,peak_bytes,flops_per_step,gflops,peak_gflops,frac_of_peak,\
 quality_reps,grad_rel_bias,grad_rel_var,grad_cosine,loss_rel_bias,err,seed,finished_unix,cpu,cpu_features,isa,rustflags,\
