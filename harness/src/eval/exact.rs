@@ -2,9 +2,9 @@
 //!
 //! log Z = log Σₓ exp(−E(x)), accumulated as a log-sum-exp in f64 over blocks of 4096 states;
 //! blocks are independent and reduced in a fixed order, so the result does not depend on the thread
-//! count. Within a block, models with an incremental walk (`gray_energies`: the quadratic model,
-//! O(d) per state) visit the states in Gray-code order, one flip apart; the others evaluate the
-//! block as one batch through their fast energy kernel.
+//! count. Within a block, models with an incremental walk (`gray_energies`: quadratic O(d) and RBM
+//! O(H) per state) visit the states in Gray-code order, one flip apart; the MLP evaluates the block
+//! as one batch through its fast energy kernel.
 
 use crate::error::{Error, Result};
 use rayon::prelude::*;

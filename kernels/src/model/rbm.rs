@@ -87,8 +87,7 @@ impl Rbm {
     fn energy_from(&self, row: &[u64], a: &[f32]) -> f32 {
         let mut lin = 0f32;
         for_each_one(row, |i| lin += self.b()[i]);
-        let sp: f32 = a.iter().map(|&v| math::softplus(v)).sum();
-        -lin - sp
+        -lin - simd::softplus_sum(a)
     }
 
     /// ΔEᵢ = −tᵢbᵢ − Σⱼ [softplus(aⱼ + tᵢWᵀ[i,j]) − softplus(aⱼ)], tᵢ = 1 − 2xᵢ: O(H).
@@ -188,6 +187,36 @@ impl EnergyModel for Rbm {
                 *gi -= bi;
             }
         }
+    }
+
+    /// Gray-code walk: a flip of bit i moves the pre-activation by tᵢ·Wᵀ[i,:] and bᵀx by tᵢbᵢ, then
+    /// E = −bᵀx − Σⱼ softplus(aⱼ): O(H) per state. Recomputed from scratch every 4096 states.
+    fn gray_energies(&self, start: u64, count: u64, visit: &mut dyn FnMut(f64)) -> bool {
+        let (d, h) = (self.d, self.h);
+        if d > 63 {
+            return false;
+        }
+        let mut a = vec![0f32; h];
+        let mut state = 0u64;
+        let mut lin = 0f64;
+        for k in start..start + count {
+            if k == start || (k - start).is_multiple_of(4096) {
+                state = k ^ (k >> 1);
+                self.preact(&[state], &mut a);
+                lin = 0.0;
+                for_each_one(&[state], |i| lin += self.b()[i] as f64);
+            } else {
+                let i = k.trailing_zeros() as usize;
+                let t = if (state >> i) & 1 == 1 { -1f32 } else { 1f32 };
+                for (aj, &w) in a.iter_mut().zip(&self.wt()[i * h..(i + 1) * h]) {
+                    *aj += t * w;
+                }
+                lin += (t * self.b()[i]) as f64;
+                state ^= 1 << i;
+            }
+            visit(-lin - simd::softplus_sum(&a) as f64);
+        }
+        true
     }
 
     /// ∂E/∂b = −x, ∂E/∂c = −σ(a), ∂E/∂Wᵀ[i,j] = −σ(aⱼ)·xᵢ. Per base row with flips x' = x ⊕ e_i
@@ -296,6 +325,22 @@ mod tests {
         let m = model(d, h, 3);
         for (name, x) in patterns(2, d, 8) {
             check_delta_brute_force(name, &m, &x);
+        }
+    }
+
+    #[test]
+    fn gray_walk_matches_batched_energies() {
+        let (d, h) = (13, 9);
+        let m = model(d, h, 4);
+        let (start, count) = (1000u64, 7000u64); // within the 2^13 states
+        let mut walked = Vec::new();
+        assert!(m.gray_energies(start, count, &mut |e| walked.push(e)));
+        let states: Vec<u64> = (start..start + count).map(|k| k ^ (k >> 1)).collect();
+        let x = BitBatch::from_words(states.len(), d, states).unwrap();
+        let mut e = vec![0f32; x.n()];
+        m.energy(&x, &mut e);
+        for (k, (a, b)) in walked.iter().zip(&e).enumerate() {
+            assert!((a - *b as f64).abs() < 1e-3 * (*b as f64).abs().max(1.0), "state {k}: {a} vs {b}");
         }
     }
 

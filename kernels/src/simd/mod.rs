@@ -250,6 +250,31 @@ pub(crate) fn softplus_shift_sum_body(a: &[f32], w: &[f32], t: f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Σⱼ softplus(aⱼ), vectorized per ISA (the RBM's free-energy sum). O(len).
+#[inline]
+pub fn softplus_sum(a: &[f32]) -> f32 {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::softplus_sum_avx512(a),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::softplus_sum_avx2(a),
+        _ => softplus_sum_body(a),
+    }
+}
+
+/// Portable body of [`softplus_sum`]: 16 partial sums so it vectorizes.
+#[inline(always)]
+pub(crate) fn softplus_sum_body(a: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut chunks = a.chunks_exact(16);
+    for c in &mut chunks {
+        for k in 0..16 {
+            acc[k] += math::softplus(c[k]);
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().map(|&v| math::softplus(v)).sum::<f32>()
+}
+
 /// Elementwise map `out[k] = f(a[k])` for the MLP's activations, vectorized per ISA.
 /// `kind` selects: Swish z = a·σ(βa), and its derivative parts.
 #[inline]

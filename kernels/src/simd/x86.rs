@@ -225,3 +225,23 @@ unsafe fn swish_backward512(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta
 unsafe fn swish_backward256(a: &[f32], sig: &[f32], beta: f32, dz: &[f32], delta: &mut [f32]) -> f32 {
     super::swish_backward_body(a, sig, beta, dz, delta)
 }
+
+pub(super) fn softplus_sum_avx512(a: &[f32]) -> f32 {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { softplus_sum512(a) }
+}
+
+pub(super) fn softplus_sum_avx2(a: &[f32]) -> f32 {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { softplus_sum256(a) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn softplus_sum512(a: &[f32]) -> f32 {
+    super::softplus_sum_body(a)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softplus_sum256(a: &[f32]) -> f32 {
+    super::softplus_sum_body(a)
+}
