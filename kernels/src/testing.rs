@@ -182,3 +182,19 @@ pub fn check_delta_brute_force(what: &str, m: &dyn EnergyModel, x: &BitBatch) {
         }
     }
 }
+
+/// `gray_energies` over states start..start+count (all < 2^d) against the model's batched `energy`
+/// on the same Gray-code states.
+pub fn check_gray_walk(what: &str, m: &dyn EnergyModel, start: u64, count: u64) {
+    let d = m.dim();
+    assert!(start + count <= 1 << d, "{what}: states beyond 2^d");
+    let mut walked = Vec::new();
+    assert!(m.gray_energies(start, count, &mut |e| walked.push(e)), "{what}: no Gray walk");
+    let states: Vec<u64> = (start..start + count).map(|k| k ^ (k >> 1)).collect();
+    let x = BitBatch::from_words(states.len(), d, states).expect("states fit in d bits");
+    let mut e = vec![0f32; x.n()];
+    m.energy(&x, &mut e);
+    for (k, (a, b)) in walked.iter().zip(&e).enumerate() {
+        assert!((a - *b as f64).abs() < 1e-3 * (*b as f64).abs().max(1.0), "{what}: state {k}: {a} vs {b}");
+    }
+}

@@ -283,7 +283,9 @@ impl EnergyModel for Quadratic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{check_delta_brute_force, check_finite_differences, check_model, patterns, Tol, NS};
+    use crate::testing::{
+        check_delta_brute_force, check_finite_differences, check_gray_walk, check_model, patterns, Tol, NS,
+    };
     use proptest::prelude::*;
 
     const TOL: Tol = Tol { rel: 1e-4, abs: 1e-4 };
@@ -313,6 +315,15 @@ mod tests {
         for (name, x) in patterns(3, d, 11) {
             check_delta_brute_force(name, &m, &x);
         }
+    }
+
+    #[test]
+    fn gray_walk_matches_batched_energies() {
+        let d = 14;
+        let mut m = Quadratic::random(d, 0.7, 3);
+        m.params_mut()[d * d..].iter_mut().enumerate().for_each(|(i, v)| *v = 0.1 * i as f32 - 0.5);
+        m.params_changed();
+        check_gray_walk("quadratic", &m, 5000, 9000);
     }
 
     #[test]

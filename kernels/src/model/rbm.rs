@@ -284,7 +284,9 @@ impl EnergyModel for Rbm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{check_delta_brute_force, check_finite_differences, check_model, patterns, Tol, NS};
+    use crate::testing::{
+        check_delta_brute_force, check_finite_differences, check_gray_walk, check_model, patterns, Tol, NS,
+    };
     use proptest::prelude::*;
 
     /// The fast softplus has ~1e-6 absolute error per term; sums over H terms.
@@ -330,18 +332,7 @@ mod tests {
 
     #[test]
     fn gray_walk_matches_batched_energies() {
-        let (d, h) = (13, 9);
-        let m = model(d, h, 4);
-        let (start, count) = (1000u64, 7000u64); // within the 2^13 states
-        let mut walked = Vec::new();
-        assert!(m.gray_energies(start, count, &mut |e| walked.push(e)));
-        let states: Vec<u64> = (start..start + count).map(|k| k ^ (k >> 1)).collect();
-        let x = BitBatch::from_words(states.len(), d, states).unwrap();
-        let mut e = vec![0f32; x.n()];
-        m.energy(&x, &mut e);
-        for (k, (a, b)) in walked.iter().zip(&e).enumerate() {
-            assert!((a - *b as f64).abs() < 1e-3 * (*b as f64).abs().max(1.0), "state {k}: {a} vs {b}");
-        }
+        check_gray_walk("rbm", &model(13, 9, 4), 1000, 7000);
     }
 
     #[test]
