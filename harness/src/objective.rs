@@ -12,6 +12,10 @@
 //! - `nce`: noise-contrastive estimation against independent Bernoulli noise with the data's
 //!   marginals, ν noise samples per data sample and a learned log-normalizer c:
 //!   G(x) = −E(x) − c − log(ν·q_n(x)), loss = mean over data of softplus(−G) + Σ_noise softplus(G).
+//! - `pcd-gwg`: maximum likelihood by persistent contrastive divergence, the Gibbs-with-Gradients
+//!   baseline of Grathwohl et al. (2021): m persistent chains (m = batch) advance k GWG steps per
+//!   update; gradient mean ∇θE(data) − mean ∇θE(chains); the logged loss is the energy gap
+//!   mean E(data) − mean E(chains) (not a likelihood).
 //!
 //! Gradients: ∂term/∂θ = −2·term·(∇E(x₋ᵢ) − ∇E(x)), so every objective is one `param_grad` call
 //! with weights on the base rows and on the flipped rows.
@@ -37,17 +41,20 @@ pub enum Objective {
     GgisAdvanced,
     /// Noise-contrastive estimation.
     Nce,
+    /// Persistent contrastive divergence with Gibbs-with-Gradients chains.
+    PcdGwg,
 }
 
 impl Objective {
     /// Every objective, in table order.
-    pub const ALL: [Objective; 6] = [
+    pub const ALL: [Objective; 7] = [
         Objective::Rm,
         Objective::RmSigmoid,
         Objective::RmUniform,
         Objective::GgisBasic,
         Objective::GgisAdvanced,
         Objective::Nce,
+        Objective::PcdGwg,
     ];
 
     /// Command-line name.
@@ -59,6 +66,7 @@ impl Objective {
             Objective::GgisBasic => "ggis-basic",
             Objective::GgisAdvanced => "ggis-advanced",
             Objective::Nce => "nce",
+            Objective::PcdGwg => "pcd-gwg",
         }
     }
 
@@ -92,12 +100,21 @@ pub struct ObjectiveConfig {
     pub chunk_flips: usize,
     /// `nce`: noise samples per data sample (ν).
     pub nce_noise: usize,
+    /// `pcd-gwg`: Gibbs-with-Gradients steps of the persistent chains per update (k).
+    pub pcd_steps: usize,
 }
 
 impl ObjectiveConfig {
     /// The reference defaults for `objective` (s = 10, chunks of 16384 flipped rows, ν = 1).
     pub fn new(objective: Objective) -> Self {
-        ObjectiveConfig { objective, samples: 10, without_replacement: false, chunk_flips: 16384, nce_noise: 1 }
+        ObjectiveConfig {
+            objective,
+            samples: 10,
+            without_replacement: false,
+            chunk_flips: 16384,
+            nce_noise: 1,
+            pcd_steps: 50,
+        }
     }
 }
 
@@ -121,7 +138,7 @@ pub enum ObjectiveError {
     NonFinite(&'static str),
 }
 
-/// State an objective keeps across steps: NCE's noise marginals and log-normalizer.
+/// State an objective keeps across steps: NCE's noise marginals and log-normalizer, PCD's chains.
 #[derive(Clone, Debug, Default)]
 pub struct ObjectiveState {
     /// NCE: per-bit noise probabilities (data marginals clamped to [1e-3, 1 − 1e-3]).
@@ -130,6 +147,10 @@ pub struct ObjectiveState {
     pub log_norm: f32,
     /// NCE: ∂loss/∂c of the last call.
     pub log_norm_grad: f32,
+    /// PCD: the persistent chains and their random streams (started on the first call).
+    pub chains: Option<(BitBatch, Vec<Stream>)>,
+    /// PCD: acceptance rate of the last call's GWG steps.
+    pub acceptance: f64,
 }
 
 impl ObjectiveState {
@@ -144,7 +165,11 @@ impl ObjectiveState {
             .collect();
         // c starts at d·ln 2, the log-normalizer of a zero-energy (uniform) model, so that NCE does
         // not spend its first hundreds of steps moving c from 0.
-        ObjectiveState { noise_marginals: marg, log_norm: data.d() as f32 * std::f32::consts::LN_2, log_norm_grad: 0.0 }
+        ObjectiveState {
+            noise_marginals: marg,
+            log_norm: data.d() as f32 * std::f32::consts::LN_2,
+            ..Default::default()
+        }
     }
 }
 
@@ -192,6 +217,7 @@ pub fn loss_and_grad(
     let loss = match cfg.objective {
         Objective::Rm | Objective::RmSigmoid => exact(model, x, cfg, grad)?,
         Objective::Nce => nce(model, x, cfg, state, rng, grad)?,
+        Objective::PcdGwg => pcd_gwg(model, x, cfg, state, rng, grad)?,
         _ => sampled(model, x, cfg, rng, grad)?,
     };
     if !loss.is_finite() {
@@ -439,6 +465,31 @@ fn nce(
     model.param_grad(&noise, &wn, &[], &[], grad);
     state.log_norm_grad = gc as f32;
     Ok(loss)
+}
+
+/// `pcd-gwg`: k GWG steps on the persistent chains, then the contrastive gradient (module doc).
+fn pcd_gwg(
+    model: &dyn EnergyModel,
+    x: &BitBatch,
+    cfg: &ObjectiveConfig,
+    state: &mut ObjectiveState,
+    rng: &mut Stream,
+    grad: &mut [f32],
+) -> Result<f64, ObjectiveError> {
+    let (n, d) = (x.n(), x.d());
+    if state.chains.as_ref().is_none_or(|(c, _)| c.d() != d) {
+        state.chains = Some(crate::eval::sampler::uniform_chains(n, d, rng.next_u64()));
+    }
+    let (chains, rngs) = state.chains.as_mut().expect("started above");
+    state.acceptance = crate::eval::sampler::gwg_steps(model, chains, rngs, cfg.pcd_steps);
+    let m = chains.n();
+    let (mut e, mut ec) = (vec![0f32; n], vec![0f32; m]);
+    model.energy(x, &mut e);
+    model.energy(chains, &mut ec);
+    let mean = |v: &[f32]| v.iter().map(|&e| e as f64).sum::<f64>() / v.len() as f64;
+    model.param_grad(x, &vec![1.0 / n as f32; n], &[], &[], grad);
+    model.param_grad(chains, &vec![-1.0 / m as f32; m], &[], &[], grad);
+    Ok(mean(&e) - mean(&ec))
 }
 
 /// The exact `rm` loss of a batch (mean over samples of Σᵢ exp(−2ΔEᵢ)), in f64.

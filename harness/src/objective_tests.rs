@@ -280,7 +280,7 @@ fn training_lowers_exact_nll_for_every_objective() {
                 seed: 1,
                 log_every: 0,
             };
-            train(&mut *m, &data, &tc, |_, _| None, |_| Ok(()), |_| {}).unwrap();
+            train(&mut *m, &data, &tc, |_, _| Vec::new(), |_| Ok(()), |_| {}).unwrap();
             let nll1 = nll_exact(&*m, &data, log_partition_exact(&*m).unwrap());
             // Uniform is d·ln2 ≈ 6.93 nats; the data's entropy is ≈ 10·H(0.1) + ln 2 ≈ 3.9.
             results.push(format!("{obj} {:?}: NLL {nll0:.3} → {nll1:.3}", m.kind()));
@@ -311,7 +311,7 @@ fn same_seed_same_losses() {
                 &mut *m,
                 &data,
                 &tc,
-                |_, _| None,
+                |_, _| Vec::new(),
                 |r| {
                     losses.push(r.loss.to_bits());
                     Ok(())
@@ -323,4 +323,75 @@ fn same_seed_same_losses() {
         };
         assert_eq!(run(), run(), "{obj}");
     }
+}
+
+/// `n` exact samples of `model` (inverse CDF over its 2^d probabilities).
+fn exact_samples(model: &dyn EnergyModel, n: usize, seed: u64) -> BitBatch {
+    let p = crate::eval::exact::probabilities_exact(model).unwrap();
+    let d = model.dim();
+    let mut rng = Stream::new(seed, 0);
+    let mut b = BitBatch::zeros(n, d);
+    for r in 0..n {
+        let u = rng.uniform();
+        let mut acc = 0.0;
+        let s = p.iter().position(|&q| {
+            acc += q;
+            acc > u
+        });
+        let s = s.unwrap_or(p.len() - 1);
+        (0..d).filter(|i| (s >> i) & 1 == 1).for_each(|i| b.set(r, i, true));
+    }
+    b
+}
+
+/// The population minimizer of the generalized `rm` loss Σᵢ exp(−2ΔEᵢ) is the tempered model
+/// p^{1/4}: per pair {x, x₋ᵢ}, p(x)e^{−2u} + p(x₋ᵢ)e^{2u} is least at u = ¼·log(p(x)/p(x₋ᵢ)). On
+/// data from a quadratic model (a family closed under scaling) full-batch `rm` therefore learns
+/// J*/4 and h*/4, while Hyvärinen's `rm-sigmoid` (minimized at u = log(p(x)/p(x₋ᵢ))) and maximum
+/// likelihood by PCD learn J* itself.
+#[test]
+fn rm_learns_the_quarter_tempered_model_and_rm_sigmoid_the_model() {
+    let d = 6;
+    let mut truth = Quadratic::random(d, 0.8, 11);
+    truth.params_mut()[d * d..].iter_mut().enumerate().for_each(|(i, v)| *v = 0.2 * (i as f32 - 2.5) / 2.5);
+    truth.params_changed();
+    let data = exact_samples(&truth, 20000, 3);
+    let fit = |obj: Objective, steps: usize, lr: f32, batch: usize| {
+        let mut m = Quadratic::zeros(d);
+        let tc = TrainConfig {
+            objective: ObjectiveConfig::new(obj),
+            adam: AdamConfig { lr, weight_decay: 0.0, clip: 0.0, ..Default::default() },
+            batch,
+            steps,
+            seed: 2,
+            log_every: 0,
+        };
+        train(&mut m, &data, &tc, |_, _| Vec::new(), |_| Ok(()), |_| {}).unwrap();
+        m.params().to_vec()
+    };
+    // Largest deviation of the learned parameters from truth·scale, over J (off-diagonal) and h.
+    let err = |learned: &[f32], scale: f32| {
+        learned.iter().zip(truth.params()).map(|(l, t)| (l - scale * t).abs()).fold(0f32, f32::max)
+    };
+    let rm = fit(Objective::Rm, 1500, 0.02, 20000);
+    let sig = fit(Objective::RmSigmoid, 1500, 0.05, 20000);
+    let pcd = fit(Objective::PcdGwg, 800, 0.02, 500);
+    let scale_of = |p: &[f32]| {
+        let (num, den) = p
+            .iter()
+            .zip(truth.params())
+            .fold((0f64, 0f64), |(a, b), (l, t)| (a + *l as f64 * *t as f64, b + *t as f64 * *t as f64));
+        num / den
+    };
+    let msg = format!(
+        "fitted scale: rm {:.3}, rm-sigmoid {:.3}, pcd-gwg {:.3}; max error rm vs ¼ {:.3}, rm-sigmoid vs 1 {:.3}, pcd vs 1 {:.3}",
+        scale_of(&rm),
+        scale_of(&sig),
+        scale_of(&pcd),
+        err(&rm, 0.25),
+        err(&sig, 1.0),
+        err(&pcd, 1.0)
+    );
+    eprintln!("{msg}");
+    assert!(err(&rm, 0.25) < 0.04 && err(&sig, 1.0) < 0.12 && err(&pcd, 1.0) < 0.15, "{msg}");
 }

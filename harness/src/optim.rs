@@ -1,7 +1,8 @@
-//! Adam with L2 weight decay and global gradient-norm clipping, as PyTorch's
-//! `clip_grad_norm_` followed by `torch.optim.Adam(weight_decay=…)`.
+//! Adam with L2 weight decay, an optional L1 penalty and global gradient-norm clipping, as
+//! PyTorch's `clip_grad_norm_` followed by `torch.optim.Adam(weight_decay=…)`, with the L1
+//! subgradient added as Gibbs-with-Gradients' Ising runs do (`loss += l1·Σ|θ|`).
 //!
-//! Per step: g ← g·min(1, clip/‖g‖₂); g ← g + λ·θ; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+//! Per step: g ← g·min(1, clip/‖g‖₂); g ← g + λ·θ + λ₁·sign(θ); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
 //! θ ← θ − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε).
 
 use serde::{Deserialize, Serialize};
@@ -21,11 +22,14 @@ pub struct AdamConfig {
     pub weight_decay: f32,
     /// Maximum global gradient norm (≤ 0: no clipping).
     pub clip: f32,
+    /// L1 penalty λ₁ (its subgradient λ₁·sign(θ) is added after clipping, like weight decay).
+    #[serde(default)]
+    pub l1: f32,
 }
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 1e-4, clip: 1.0 }
+        AdamConfig { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 1e-4, clip: 1.0, l1: 0.0 }
     }
 }
 
@@ -67,7 +71,15 @@ impl Adam {
         let bc1 = 1.0 - c.beta1.powi(self.t);
         let bc2 = 1.0 - c.beta2.powi(self.t);
         for k in 0..params.len() {
-            let g = grad[k] + c.weight_decay * params[k];
+            let p = params[k];
+            let sign = if p > 0.0 {
+                1.0
+            } else if p < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            let g = grad[k] + c.weight_decay * p + c.l1 * sign;
             self.m[k] = c.beta1 * self.m[k] + (1.0 - c.beta1) * g;
             self.v[k] = c.beta2 * self.v[k] + (1.0 - c.beta2) * g * g;
             let mh = self.m[k] / bc1;
@@ -95,6 +107,17 @@ mod tests {
         let mut g = vec![3.0f32, 4.0];
         assert!((a.clip(&mut g, 0.0) - 5.0).abs() < 1e-9);
         assert!((grad_norm(&g) - 1.0).abs() < 1e-6);
+    }
+
+    /// With no data gradient, the L1 subgradient alone walks a parameter to zero and keeps it there.
+    #[test]
+    fn l1_pulls_to_zero() {
+        let mut p = vec![0.2f32, -0.2];
+        let mut a = Adam::new(AdamConfig { lr: 0.01, weight_decay: 0.0, l1: 0.01, ..Default::default() }, 2);
+        for _ in 0..200 {
+            a.step(&mut p, &[0.0, 0.0]);
+        }
+        assert!(p.iter().all(|v| v.abs() < 0.02), "{p:?}");
     }
 
     #[test]

@@ -95,6 +95,10 @@ pub fn mlp_step_flops(shape: &ModelShape, n: usize, cfg: &ObjectiveConfig) -> Op
             let nu = cfg.nce_noise.max(1) as f64;
             n * (1.0 + nu) * fwd + rows_fwd_bwd(n * (1.0 + nu))
         }
+        // k + 1 input-gradient passes of the chains (GWG proposals), two energies, two gradients.
+        Objective::PcdGwg => {
+            (cfg.pcd_steps as f64 + 1.0) * n * (2.0 * fwd + 2.0 * h * d) + 2.0 * n * fwd + rows_fwd_bwd(2.0 * n)
+        }
     })
 }
 

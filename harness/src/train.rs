@@ -75,13 +75,13 @@ pub struct TrainSummary {
     pub log_norm: f32,
 }
 
-/// Trains `model` on `data`. `on_row` receives every logged row; `evaluate(model, step)` may return
-/// a named metric to log with it (its time is excluded from `wall_ms`).
+/// Trains `model` on `data`. `on_row` receives every logged row; `evaluate(model, step)` returns
+/// the named metrics to log at that step, one row each (its time is excluded from `wall_ms`).
 pub fn train(
     model: &mut dyn EnergyModel,
     data: &BitBatch,
     cfg: &TrainConfig,
-    mut evaluate: impl FnMut(&dyn EnergyModel, usize) -> Option<(String, f64)>,
+    mut evaluate: impl FnMut(&dyn EnergyModel, usize) -> Vec<(String, f64)>,
     mut on_row: impl FnMut(&CurveRow) -> Result<()>,
     mut on_step: impl FnMut(usize),
 ) -> Result<TrainSummary> {
@@ -143,23 +143,27 @@ pub fn train(
         on_step(step + 1);
         let log_now = cfg.log_every > 0 && ((step + 1) % cfg.log_every == 0 || step + 1 == cfg.steps);
         if log_now {
-            let m = evaluate(&*model, step + 1);
-            on_row(&CurveRow {
-                schema_version: 1,
-                step: step + 1,
-                wall_ms: wall,
-                loss,
-                grad_norm: norm,
-                metric: m.as_ref().map(|m| m.0.clone()).unwrap_or_default(),
-                metric_value: m.map(|m| m.1),
-                objective: cfg.objective.objective.name().to_string(),
-                samples: cfg.objective.samples,
-                model: model.kind().name().to_string(),
-                dim: model.dim(),
-                batch,
-                seed: cfg.seed,
-                provenance: prov.clone(),
-            })?;
+            let metrics = evaluate(&*model, step + 1);
+            let unevaluated = [(String::new(), f64::NAN)];
+            let rows = if metrics.is_empty() { &unevaluated[..] } else { &metrics[..] };
+            for (name, value) in rows {
+                on_row(&CurveRow {
+                    schema_version: 1,
+                    step: step + 1,
+                    wall_ms: wall,
+                    loss,
+                    grad_norm: norm,
+                    metric: name.clone(),
+                    metric_value: (!name.is_empty()).then_some(*value),
+                    objective: cfg.objective.objective.name().to_string(),
+                    samples: cfg.objective.samples,
+                    model: model.kind().name().to_string(),
+                    dim: model.dim(),
+                    batch,
+                    seed: cfg.seed,
+                    provenance: prov.clone(),
+                })?;
+            }
         }
     }
     Ok(TrainSummary { final_loss: last_loss, wall_ms: wall, log_norm: state.log_norm })
