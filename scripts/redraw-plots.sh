@@ -44,3 +44,9 @@ for d in results/reproduction/density/*.csv; do
   $bin plot --density "$d" --out "${dest:-results/reproduction/density}" > /dev/null
   echo "redrew $d"
 done
+if ls results/reproduction/mnist-samples/*.txt > /dev/null 2>&1; then
+  dest=${out:+$out/mnist-samples}
+  $bin plot --samples results/reproduction/mnist-samples/*.txt --image-width 28 \
+    --out "${dest:-results/reproduction/mnist-samples}" > /dev/null
+  echo "redrew results/reproduction/mnist-samples"
+fi

@@ -52,6 +52,8 @@ pub enum Cmd {
     Data(model_cmds::DataArgs),
     /// Write the model density and the data histogram over the plane for a 2-D toy dataset (CSV).
     Density(model_cmds::DensityArgs),
+    /// Draw samples from a model by Gibbs sweeps from uniform starts and write them (text or .npy).
+    Sample(model_cmds::SampleArgs),
 }
 
 /// Installs the global rayon pool and the ISA, then runs the command.
@@ -74,6 +76,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Eval(a) => model_cmds::eval(a),
         Cmd::Data(a) => model_cmds::data(a),
         Cmd::Density(a) => model_cmds::density(a),
+        Cmd::Sample(a) => model_cmds::sample(a),
     }
 }
 

@@ -192,14 +192,34 @@ pub struct PlotArgs {
     /// Reference-comparison CSVs (from scripts/compare-reference.sh).
     #[arg(long, num_args = 1..)]
     pub reference: Vec<std::path::PathBuf>,
+    /// Sample files (text or .npy, e.g. from `rmbench sample`) to draw as image grids.
+    #[arg(long, num_args = 1..)]
+    pub samples: Vec<std::path::PathBuf>,
+    /// --samples: bits per image row (28 for MNIST).
+    #[arg(long, default_value_t = 28)]
+    pub image_width: usize,
     /// Output folder for PNG and SVG files.
     #[arg(long)]
     pub out: std::path::PathBuf,
 }
 
 pub fn plot(a: PlotArgs) -> Result<()> {
+    if a.sweep.is_empty()
+        && a.curves.is_empty()
+        && a.density.is_empty()
+        && a.reference.is_empty()
+        && a.samples.is_empty()
+    {
+        bail!("nothing to plot: give --sweep, --curves, --density or --reference CSVs, or --samples files");
+    }
+    for f in &a.samples {
+        let caption = format!("{} ({} bits per row)", f.display(), a.image_width);
+        for p in rmbench_harness::plot::sample_grid::sample_grid(f, a.image_width, &caption, &a.out)? {
+            println!("{}", p.display());
+        }
+    }
     if a.sweep.is_empty() && a.curves.is_empty() && a.density.is_empty() && a.reference.is_empty() {
-        bail!("nothing to plot: give --sweep, --curves, --density or --reference CSVs");
+        return Ok(());
     }
     let inputs = rmbench_harness::plot::PlotInputs {
         sweep_csvs: a.sweep,

@@ -81,6 +81,34 @@ pub fn coupling_rmse(learned: &[f32], truth: &[f32], d: usize) -> (f64, f64) {
     (rmse, rmse.ln())
 }
 
+/// Multiplies the model's energy by β in place (p ∝ exp(−βE): β = 4 undoes the ¼ tempering of the
+/// `rm` minimizer). Exact for the quadratic model (J, h scaled) and the MLP (its last linear layer
+/// scaled); the RBM free energy is not closed under scaling and is refused.
+pub fn scale_energy(model: &mut dyn EnergyModel, beta: f32) -> Result<()> {
+    if !beta.is_finite() {
+        return Err(crate::error::Error::Input(format!("energy scale {beta} is not finite")));
+    }
+    let ranges: Vec<std::ops::Range<usize>> = match model.kind() {
+        rmbench_kernels::ModelKind::Quadratic => vec![0..model.num_params()],
+        rmbench_kernels::ModelKind::Mlp => {
+            // The last two `layers.*` tensors are the output layer's weight [1, H] and bias [1].
+            let t: Vec<_> = model.tensors().iter().filter(|t| t.name.starts_with("layers.")).cloned().collect();
+            t[t.len() - 2..].iter().map(|t| t.offset..t.offset + t.len()).collect()
+        }
+        k => {
+            return Err(crate::error::Error::Input(format!(
+                "{} energies cannot be scaled by changing parameters (not closed under scaling)",
+                k.name()
+            )))
+        }
+    };
+    for r in ranges {
+        model.params_mut()[r].iter_mut().for_each(|v| *v *= beta);
+    }
+    model.params_changed();
+    Ok(())
+}
+
 /// Model samples for MMD: `n` chains from uniform starts after `rounds` Gibbs sweeps.
 pub fn model_samples(model: &dyn EnergyModel, n: usize, rounds: usize, seed: u64) -> BitBatch {
     let (mut x, mut rngs) = sampler::uniform_chains(n, model.dim(), seed);
@@ -145,4 +173,31 @@ pub fn quick_metric(model: &dyn EnergyModel, data: &BitBatch, seed: u64) -> Resu
     let xs = data.select_rows(&(0..k).collect::<Vec<_>>());
     let ys = model_samples(model, k, 10, seed);
     Ok(("mmd_hamming".into(), mmd::mmd_hamming(&xs, &ys)))
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    #[test]
+    fn scale_energy_multiplies_every_energy() {
+        let d = 9;
+        let mut x = BitBatch::zeros(5, d);
+        (0..5 * d).filter(|k| (k * 7) % 3 == 0).for_each(|k| x.set(k / d, k % d, true));
+        let models: Vec<Box<dyn EnergyModel>> = vec![
+            Box::new(rmbench_kernels::Quadratic::random(d, 0.5, 1)),
+            Box::new(rmbench_kernels::Mlp::new(d, 8, 2, 2)),
+        ];
+        for mut m in models {
+            let (mut e0, mut e1) = (vec![0f32; 5], vec![0f32; 5]);
+            m.energy(&x, &mut e0);
+            scale_energy(&mut *m, 4.0).unwrap();
+            m.energy(&x, &mut e1);
+            for (a, b) in e0.iter().zip(&e1) {
+                assert!((4.0 * a - b).abs() < 1e-4 * (1.0 + b.abs()), "{:?}: {a} vs {b}", m.kind());
+            }
+        }
+        let mut rbm = rmbench_kernels::Rbm::random(d, 4, 0.3, 1);
+        assert!(scale_energy(&mut rbm, 2.0).unwrap_err().to_string().contains("not closed"));
+    }
 }

@@ -14,6 +14,7 @@ pub mod axis;
 pub mod chart;
 pub mod curve_figures;
 pub mod density_figure;
+pub mod sample_grid;
 pub mod sweep_figures;
 
 pub use curve_figures::{training_curves, CurveRecord};
