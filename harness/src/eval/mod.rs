@@ -89,7 +89,7 @@ pub fn scale_energy(model: &mut dyn EnergyModel, beta: f32) -> Result<()> {
         return Err(crate::error::Error::Input(format!("energy scale {beta} is not finite")));
     }
     let ranges: Vec<std::ops::Range<usize>> = match model.kind() {
-        rmbench_kernels::ModelKind::Quadratic => vec![0..model.num_params()],
+        rmbench_kernels::ModelKind::Quadratic => std::iter::once(0..model.num_params()).collect(),
         rmbench_kernels::ModelKind::Mlp => {
             // The last two `layers.*` tensors are the output layer's weight [1, H] and bias [1].
             let t: Vec<_> = model.tensors().iter().filter(|t| t.name.starts_with("layers.")).cloned().collect();
