@@ -19,6 +19,11 @@
 //!
 //! Gradients: ∂term/∂θ = −2·term·(∇E(x₋ᵢ) − ∇E(x)), so every objective is one `param_grad` call
 //! with weights on the base rows and on the flipped rows.
+//!
+//! Fixed points: per pair {x, x₋ᵢ} the `rm` loss p(x)·e^{−2u} + p(x₋ᵢ)·e^{2u} (u = ΔEᵢ(x)) is least
+//! at u = ¼·log(p(x)/p(x₋ᵢ)), so `rm` (and `rm-uniform`, `ggis-basic`, unbiased for it) learn the
+//! tempered model p^{1/4}: sample from exp(−4E) to undo it (`eval --energy-scale 4`). `rm-sigmoid`
+//! is least at u = log(p(x)/p(x₋ᵢ)) (consistent), as is `pcd-gwg` (maximum likelihood).
 
 use crate::proposal::{draw_distinct, draw_iid, draw_uniform, softmax};
 use rmbench_datasets::rng::Stream;

@@ -7,6 +7,7 @@
 //! processed in chunks of at most `chunk_rows` so memory stays bounded for exact ratio matching.
 
 use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec, WeightFn};
+use crate::bf16;
 use crate::bits::{bit, BitBatch};
 use crate::dense::{gemm, Operand};
 use crate::simd;
@@ -25,6 +26,9 @@ pub struct Mlp {
     params: Vec<f32>,
     chunk_rows: usize,
     pool: Pool,
+    /// bf16 packs of the hidden→hidden weights (forward Wᵀ, backward W) when the mixed-precision
+    /// path is on; rebuilt by `params_changed`.
+    bf16_packs: Option<Vec<(bf16::PackedB, bf16::PackedB)>>,
 }
 
 /// Reusable f32 buffers: chunks of ~8 MB would otherwise be mapped, zeroed by the kernel and
@@ -121,6 +125,7 @@ impl Mlp {
             params: vec![0.0; total],
             chunk_rows: DEFAULT_CHUNK_ROWS,
             pool: Pool::default(),
+            bf16_packs: None,
         };
         for (k, t) in m.tensors.clone().iter().enumerate() {
             if t.name == "swish.beta" {
@@ -147,6 +152,37 @@ impl Mlp {
     /// Maximum rows (base and flipped) processed at once; bounds peak memory.
     pub fn chunk_rows(&self) -> usize {
         self.chunk_rows
+    }
+
+    /// Mixed precision: run the hidden→hidden products of the forward pass and of the input-side
+    /// backward (z·Wᵀ and δ·W) as bf16 products with f32 accumulation (`crate::bf16`); the
+    /// weight-gradient products, Swish, the first layer and the output stay f32. Only where the CPU
+    /// has AVX512-BF16 (returns whether it is on). The tolerance it keeps against f32 is tested in
+    /// `mlp/tests.rs` and documented in the README.
+    pub fn set_bf16(&mut self, on: bool) -> bool {
+        self.bf16_packs = None;
+        if on && bf16::available() {
+            self.bf16_packs = Some(Vec::new());
+            self.pack_bf16();
+        }
+        self.bf16_packs.is_some()
+    }
+
+    /// Whether the bf16 path is on.
+    pub fn bf16(&self) -> bool {
+        self.bf16_packs.is_some()
+    }
+
+    fn pack_bf16(&mut self) {
+        let h = self.h;
+        let packs = (1..self.layers)
+            .map(|k| {
+                (bf16::PackedB::new(Operand::t(self.w(k), h, h)), bf16::PackedB::new(Operand::new(self.w(k), h, h)))
+            })
+            .collect();
+        if let Some(p) = self.bf16_packs.as_mut() {
+            *p = packs;
+        }
     }
 
     /// Sets [`Mlp::chunk_rows`] (at least 1).
@@ -208,7 +244,10 @@ impl Mlp {
                 let mut next = self.pool.take(m * h);
                 let bk = self.b(k);
                 next.par_chunks_mut(h).for_each(|r| r.copy_from_slice(bk));
-                gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, true);
+                match &self.bf16_packs {
+                    Some(p) => bf16::gemm(&mut next, m, &z, &p[k - 1].0, true),
+                    None => gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, true),
+                }
                 a = next;
             } else {
                 a = Buf::default();
@@ -288,7 +327,12 @@ impl Mlp {
                     );
                     col_sums_into(&delta, h, &mut grad[bt.range()]);
                 }
-                gemm(&mut dz, m, h, Operand::new(&delta, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
+                match &self.bf16_packs {
+                    Some(p) => bf16::gemm(&mut dz, m, &delta, &p[k - 2].1, false),
+                    None => {
+                        gemm(&mut dz, m, h, Operand::new(&delta, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false)
+                    }
+                }
             }
         }
         if let Some(grad) = grad {
@@ -387,6 +431,11 @@ impl EnergyModel for Mlp {
     }
     fn params_mut(&mut self) -> &mut [f32] {
         &mut self.params
+    }
+    fn params_changed(&mut self) {
+        if self.bf16_packs.is_some() {
+            self.pack_bf16();
+        }
     }
     fn metadata(&self) -> Vec<(String, String)> {
         vec![

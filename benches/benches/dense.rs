@@ -1,0 +1,34 @@
+//! The MLP's dense layer shapes, f32 (faer) against the mixed-precision bf16 product
+//! (`rmbench_kernels::bf16`, AVX512-BF16 when the CPU has it): C[m × 256] = A[m × 256]·Wᵀ with
+//! m = 1408 (a ggis step: 128 samples × (s + 1) rows) and m = 8192 (one exact-rm chunk).
+//! Throughput: FLOPs (2·m·k·n) as elements per second. The bf16 time includes rounding A and
+//! packing W, as the MLP does per call.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rmbench_benches::criterion;
+use rmbench_kernels::bf16;
+use rmbench_kernels::dense::{gemm, Operand};
+
+fn dense(c: &mut Criterion) {
+    let (k, n) = (256, 256);
+    let mut g = c.benchmark_group("dense_layer_flops");
+    for m in [1408usize, 8192] {
+        let a: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) * 0.01).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| ((i % 53) as f32 - 26.0) * 0.01).collect();
+        let mut out = vec![0f32; m * n];
+        g.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
+            b.iter(|| gemm(&mut out, m, n, Operand::new(&a, m, k), Operand::t(&w, n, k), 1.0, false))
+        });
+        g.bench_function(BenchmarkId::new(if bf16::available() { "bf16_avx512" } else { "bf16_fallback" }, m), |b| {
+            b.iter(|| {
+                let packed = bf16::PackedB::new(Operand::t(&w, n, k));
+                bf16::gemm(&mut out, m, &a, &packed, false)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! { name = benches; config = criterion(); targets = dense }
+criterion_main!(benches);

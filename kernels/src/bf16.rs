@@ -1,0 +1,296 @@
+//! Mixed-precision products for the MLP's dense layers: C (+)= bf16(A)·bf16(B) with f32
+//! accumulation, on AVX512-BF16 (`vdpbf16ps`: 16 lanes × 2 products per instruction, twice the
+//! multiply-adds of an f32 FMA of the same width).
+//!
+//! B (k × n) is packed once into pairs along k: `packed[kk·n + c]` holds bf16(B[2kk, c]) in its
+//! low and bf16(B[2kk+1, c]) in its high half (k padded to even with zero). A's rows are rounded to
+//! bf16 pairs the same way, a block of rows at a time, and broadcast pair by pair against 64-column
+//! slices of B: a 6 × 64 tile lives in 24 zmm accumulators. Rounding is to nearest even, so each
+//! product carries a relative error below 2⁻⁸ and the f32 sum adds its usual rounding; callers
+//! decide whether that is within their tolerance ([`crate::Mlp::set_bf16`]).
+//!
+//! [`gemm_reference`] is the scalar twin (same roundings, f64 sums) for the differential tests.
+
+use crate::dense::Operand;
+use rayon::prelude::*;
+
+/// Rounds an f32 to bf16 (round to nearest even; NaN stays NaN), returned as its 16 bits.
+#[inline]
+pub fn to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// The f32 value of bf16 bits.
+#[inline]
+pub fn from_bf16(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// True when this CPU has AVX512-BF16 and the kernels run with AVX-512 (`simd::isa()`).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        crate::simd::isa() == crate::Isa::Avx512 && is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// B (k × n) packed in bf16 pairs along k.
+#[derive(Clone, Debug, Default)]
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<u32>,
+}
+
+impl PackedB {
+    /// Packs op(B) of a row-major operand (k = rows of op(B), n = its columns).
+    pub fn new(b: Operand<'_>) -> Self {
+        let (k, n) = if b.trans { (b.cols, b.rows) } else { (b.rows, b.cols) };
+        let at = |r: usize, c: usize| -> f32 {
+            if r >= k {
+                0.0
+            } else if b.trans {
+                b.data[c * b.cols + r]
+            } else {
+                b.data[r * b.cols + c]
+            }
+        };
+        let k2 = k.div_ceil(2);
+        let mut data = vec![0u32; k2 * n];
+        data.par_chunks_mut(n.max(1)).enumerate().for_each(|(kk, row)| {
+            for (c, v) in row.iter_mut().enumerate() {
+                *v = to_bf16(at(2 * kk, c)) as u32 | (to_bf16(at(2 * kk + 1, c)) as u32) << 16;
+            }
+        });
+        PackedB { k, n, data }
+    }
+
+    /// Inner dimension k.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns n.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+}
+
+/// Rows of A rounded to bf16 pairs: `out[r·k2 + kk]` = (A[r, 2kk], A[r, 2kk+1]).
+fn pack_rows(a: &[f32], k: usize, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
+    let k2 = k.div_ceil(2);
+    out.clear();
+    for r in rows {
+        let row = &a[r * k..(r + 1) * k];
+        for kk in 0..k2 {
+            let lo = to_bf16(row[2 * kk]) as u32;
+            let hi = if 2 * kk + 1 < k { to_bf16(row[2 * kk + 1]) as u32 } else { 0 };
+            out.push(lo | hi << 16);
+        }
+    }
+}
+
+/// Rows per parallel task (a multiple of the 6-row tile).
+const TASK_ROWS: usize = 96;
+
+/// C (m × n, row-major) ← A·B, or C += A·B when `accumulate`; A is m × k row-major f32 (rounded
+/// to bf16 here), B packed. Uses AVX512-BF16 when [`available`] and n is a multiple of 16, else
+/// the scalar twin's arithmetic in f32 (same roundings of the inputs).
+pub fn gemm(c: &mut [f32], m: usize, a: &[f32], b: &PackedB, accumulate: bool) {
+    let (k, n) = (b.k, b.n);
+    assert!(a.len() >= m * k && c.len() >= m * n, "bf16::gemm: shapes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let fast = available() && n.is_multiple_of(16);
+    c[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(t, cblk)| {
+        let r0 = t * TASK_ROWS;
+        let rows = cblk.len() / n;
+        let mut ap = Vec::with_capacity(rows * k.div_ceil(2));
+        pack_rows(a, k, r0..r0 + rows, &mut ap);
+        #[cfg(target_arch = "x86_64")]
+        if fast {
+            // SAFETY: `available()` checked avx512f + avx512bf16; shapes asserted above.
+            unsafe { x86::block(cblk, rows, &ap, b, accumulate) };
+            return;
+        }
+        let _ = fast;
+        let k2 = k.div_ceil(2);
+        for r in 0..rows {
+            for col in 0..n {
+                let mut s = 0f32;
+                for kk in 0..k2 {
+                    let (x, w) = (ap[r * k2 + kk], b.data[kk * n + col]);
+                    s += from_bf16(x as u16) * from_bf16(w as u16)
+                        + from_bf16((x >> 16) as u16) * from_bf16((w >> 16) as u16);
+                }
+                let o = &mut cblk[r * n + col];
+                *o = if accumulate { *o + s } else { s };
+            }
+        }
+    });
+}
+
+/// Scalar twin: the same bf16 roundings of A and B, products summed in f64.
+pub fn gemm_reference(c: &mut [f32], m: usize, a: &[f32], b: Operand<'_>, accumulate: bool) {
+    let (k, n) = if b.trans { (b.cols, b.rows) } else { (b.rows, b.cols) };
+    let q = |x: f32| from_bf16(to_bf16(x)) as f64;
+    for r in 0..m {
+        for col in 0..n {
+            let s: f64 = (0..k)
+                .map(|i| {
+                    let w = if b.trans { b.data[col * b.cols + i] } else { b.data[i * b.cols + col] };
+                    q(a[r * k + i]) * q(w)
+                })
+                .sum();
+            let o = &mut c[r * n + col];
+            *o = if accumulate { (*o as f64 + s) as f32 } else { s as f32 };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::PackedB;
+    use std::arch::x86_64::*;
+
+    /// One task's rows: 6-row tiles (then 1–5 rows) × 64-column slices (then 16-column ones).
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulate: bool) {
+        let mut r = 0;
+        while r < rows {
+            let t = (rows - r).min(6);
+            // SAFETY: same target features as this function; tiles stay inside `c` and `ap`.
+            unsafe {
+                match t {
+                    6 => tile_rows::<6>(c, r, ap, b, accumulate),
+                    5 => tile_rows::<5>(c, r, ap, b, accumulate),
+                    4 => tile_rows::<4>(c, r, ap, b, accumulate),
+                    3 => tile_rows::<3>(c, r, ap, b, accumulate),
+                    2 => tile_rows::<2>(c, r, ap, b, accumulate),
+                    _ => tile_rows::<1>(c, r, ap, b, accumulate),
+                }
+            }
+            r += t;
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn tile_rows<const R: usize>(c: &mut [f32], r0: usize, ap: &[u32], b: &PackedB, accumulate: bool) {
+        let n = b.n;
+        let mut col = 0;
+        // SAFETY: as in `block`; n is a multiple of 16 (checked by the caller).
+        unsafe {
+            while col + 64 <= n {
+                tile::<R, 4>(c, r0, col, ap, b, accumulate);
+                col += 64;
+            }
+            while col < n {
+                tile::<R, 1>(c, r0, col, ap, b, accumulate);
+                col += 16;
+            }
+        }
+    }
+
+    /// C[r0..r0+R, col..col+16·V] (+)= A_bf16[r0.., :]·B_packed[:, col..]: R·V accumulators, each
+    /// step broadcasts one A pair per row and loads V 32-pair slices of B.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    #[inline]
+    unsafe fn tile<const R: usize, const V: usize>(
+        c: &mut [f32],
+        r0: usize,
+        col: usize,
+        ap: &[u32],
+        b: &PackedB,
+        accumulate: bool,
+    ) {
+        let (n, k2) = (b.n, b.k.div_ceil(2));
+        // SAFETY: rows r0..r0+R of `ap` (k2 pairs each) and of `c`, columns col..col+16·V < n of
+        // `b.data` and `c`, all in bounds by the caller's tiling.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); V]; R];
+            let bp = b.data.as_ptr();
+            let a = ap.as_ptr();
+            for kk in 0..k2 {
+                let mut bv = [_mm512_setzero_si512(); V];
+                for (v, slot) in bv.iter_mut().enumerate() {
+                    *slot = _mm512_loadu_si512(bp.add(kk * n + col + 16 * v) as *const _);
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add((r0 + i) * k2 + kk) as i32));
+                    for v in 0..V {
+                        row[v] = _mm512_dpbf16_ps(row[v], x, std::mem::transmute::<__m512i, __m512bh>(bv[v]));
+                    }
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                for (v, &s) in row.iter().enumerate() {
+                    let p = c.as_mut_ptr().add((r0 + i) * n + col + 16 * v);
+                    let s = if accumulate { _mm512_add_ps(_mm512_loadu_ps(p), s) } else { s };
+                    _mm512_storeu_ps(p, s);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut z = seed;
+        (0..len)
+            .map(|_| {
+                z = z.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((z >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rounding_is_to_nearest_even() {
+        assert_eq!(from_bf16(to_bf16(1.0)), 1.0);
+        assert_eq!(to_bf16(f32::from_bits(0x3F80_8000)), 0x3F80); // tie → even
+        assert_eq!(to_bf16(f32::from_bits(0x3F81_8000)), 0x3F82); // tie → even (up)
+        assert_eq!(to_bf16(f32::from_bits(0x3F80_8001)), 0x3F81);
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        for x in values(1000, 3) {
+            assert!((from_bf16(to_bf16(x)) - x).abs() <= x.abs() * 2f32.powi(-8));
+        }
+    }
+
+    /// Fast path (when the CPU has AVX512-BF16) and fallback against the f64 twin, on shapes with
+    /// odd k, row counts not a multiple of the tile or the task, n = 16·odd, m = 1, both B layouts.
+    #[test]
+    fn matches_the_scalar_twin() {
+        for &(m, k, n) in &[(1, 1, 16), (7, 33, 48), (13, 256, 256), (97, 64, 80), (200, 5, 16)] {
+            for trans in [false, true] {
+                let a = values(m * k, 1);
+                let bdat = values(k * n, 2);
+                let b = if trans { Operand::t(&bdat, n, k) } else { Operand::new(&bdat, k, n) };
+                let packed = PackedB::new(b);
+                for accumulate in [false, true] {
+                    let init = values(m * n, 4);
+                    let (mut got, mut want) = (init.clone(), init.clone());
+                    gemm(&mut got, m, &a, &packed, accumulate);
+                    gemm_reference(&mut want, m, &a, b, accumulate);
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!(
+                            (g - w).abs() <= 1e-5 * (k as f32).sqrt() * (1.0 + w.abs()),
+                            "{m}×{k}×{n} t={trans}: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
