@@ -5,6 +5,7 @@
 //! Per step: g ← g·min(1, clip/‖g‖₂); g ← g + λ·θ + λ₁·sign(θ); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
 //! θ ← θ − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε).
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Optimizer settings; `Default` is the reference's (lr 5e-4, weight decay 1e-4, clip 1).
@@ -63,29 +64,33 @@ impl Adam {
         norm
     }
 
-    /// One Adam step on `params` with an (already clipped) gradient.
+    /// One Adam step on `params` with an (already clipped) gradient. Element-wise, so it runs in
+    /// parallel chunks without changing a single bit of the result.
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), self.m.len());
         self.t += 1;
         let c = self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.t);
         let bc2 = 1.0 - c.beta2.powi(self.t);
-        for k in 0..params.len() {
-            let p = params[k];
-            let sign = if p > 0.0 {
-                1.0
-            } else if p < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            let g = grad[k] + c.weight_decay * p + c.l1 * sign;
-            self.m[k] = c.beta1 * self.m[k] + (1.0 - c.beta1) * g;
-            self.v[k] = c.beta2 * self.v[k] + (1.0 - c.beta2) * g * g;
-            let mh = self.m[k] / bc1;
-            let vh = self.v[k] / bc2;
-            params[k] -= c.lr * mh / (vh.sqrt() + c.eps);
-        }
+        const CHUNK: usize = 1 << 14;
+        params
+            .par_chunks_mut(CHUNK)
+            .zip(self.m.par_chunks_mut(CHUNK))
+            .zip(self.v.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(|(((p, m), v), g)| {
+                for k in 0..p.len() {
+                    let pk = p[k];
+                    // Branch-free sign(θ) with sign(0) = 0, so the loop vectorizes.
+                    let sign = (pk > 0.0) as i32 as f32 - (pk < 0.0) as i32 as f32;
+                    let gk = g[k] + c.weight_decay * pk + c.l1 * sign;
+                    m[k] = c.beta1 * m[k] + (1.0 - c.beta1) * gk;
+                    v[k] = c.beta2 * v[k] + (1.0 - c.beta2) * gk * gk;
+                    let mh = m[k] / bc1;
+                    let vh = v[k] / bc2;
+                    p[k] = pk - c.lr * mh / (vh.sqrt() + c.eps);
+                }
+            });
     }
 }
 

@@ -84,6 +84,7 @@ pub fn series_color(label: &str, k: usize) -> RGBColor {
         "rm-uniform" => PALETTE[3],
         "nce" => PALETTE[4],
         "rm-sigmoid" => PALETTE[5],
+        "pcd-gwg" => PALETTE[6],
         "break-even" => RGBColor(110, 110, 110),
         _ => PALETTE[k % PALETTE.len()],
     }

@@ -63,7 +63,8 @@ fn run_labels(runs: &[(PathBuf, Vec<CurveRecord>)]) -> Vec<String> {
         .map(|(_, rows)| {
             let Some(r) = rows.first() else { return String::new() };
             let mut l = r.objective.clone();
-            if r.samples > 0 {
+            // s only means something for the sampled estimators.
+            if r.samples > 0 && matches!(r.objective.as_str(), "rm-uniform" | "ggis-basic" | "ggis-advanced") {
                 l += &format!(" s={}", r.samples);
             }
             if model {
