@@ -23,6 +23,12 @@ pub struct Peak {
     pub read_gbs: f64,
     /// Array size of the bandwidth measurement (MiB).
     pub stream_mib: usize,
+    /// Register-only 512-bit f32 FMA throughput, all threads, GFLOP/s (2 per multiply-add).
+    #[serde(default)]
+    pub fma_f32_gflops: Option<f64>,
+    /// Register-only `vdpbf16ps` throughput (AVX512-BF16), all threads, GFLOP/s.
+    #[serde(default)]
+    pub dot_bf16_gflops: Option<f64>,
 }
 
 /// Measures the peak on the current rayon pool (about 1–3 s).
@@ -59,7 +65,14 @@ pub fn measure() -> Peak {
         std::hint::black_box(s);
         best_bw = best_bw.min(t.elapsed().as_secs_f64());
     }
+    // Every thread runs the register loops at once; their rates add up.
+    let regs = rayon::broadcast(|_| rmbench_kernels::bf16::register_peak_gmacs(200));
+    let sum = |pick: &dyn Fn(&(Option<f64>, Option<f64>)) -> Option<f64>| {
+        regs.iter().map(pick).sum::<Option<f64>>().map(|g| 2.0 * g)
+    };
     Peak {
+        fma_f32_gflops: sum(&|r| r.0),
+        dot_bf16_gflops: sum(&|r| r.1),
         cpu: crate::provenance::cpu_model(),
         threads: rayon::current_num_threads(),
         gemm_gflops,

@@ -166,10 +166,73 @@ pub fn gemm_reference(c: &mut [f32], m: usize, a: &[f32], b: Operand<'_>, accumu
     }
 }
 
+/// Register-only multiply-add throughput of the calling thread, in G multiply-adds per second:
+/// (f32 with 512-bit FMAs, bf16 with `vdpbf16ps`), each over 12 independent accumulators for about
+/// `millis` ms. `None` where the instructions are missing. The arithmetic ceiling the dense
+/// kernels are measured against.
+pub fn register_peak_gmacs(millis: u64) -> (Option<f64>, Option<f64>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let time = |f: &dyn Fn(usize) -> f32, macs_per_iter: f64| {
+            let mut iters = 1 << 16;
+            loop {
+                let t = std::time::Instant::now();
+                std::hint::black_box(f(iters));
+                let e = t.elapsed().as_secs_f64();
+                if e * 1e3 >= millis as f64 || iters > 1 << 34 {
+                    return iters as f64 * macs_per_iter / e / 1e9;
+                }
+                iters *= 2;
+            }
+        };
+        let f32_peak = is_x86_feature_detected!("avx512f")
+            // SAFETY: avx512f checked.
+            .then(|| time(&|n| unsafe { x86::fma_loop(n) }, 12.0 * 16.0));
+        let bf16_peak = (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16"))
+            // SAFETY: avx512f + avx512bf16 checked.
+            .then(|| time(&|n| unsafe { x86::dpbf16_loop(n) }, 12.0 * 32.0));
+        (f32_peak, bf16_peak)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = millis;
+        (None, None)
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::PackedB;
     use std::arch::x86_64::*;
+
+    /// `iters` × 12 independent 512-bit f32 FMAs.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fma_loop(iters: usize) -> f32 {
+        let (a, b) = (_mm512_set1_ps(0.999), _mm512_set1_ps(1e-3));
+        let mut acc = [_mm512_setzero_ps(); 12];
+        for _ in 0..iters {
+            for v in acc.iter_mut() {
+                *v = _mm512_fmadd_ps(*v, a, b);
+            }
+        }
+        acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+    }
+
+    /// `iters` × 12 independent `vdpbf16ps` (32 bf16 multiply-adds each).
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn dpbf16_loop(iters: usize) -> f32 {
+        // SAFETY: plain bit reinterpretations of 512-bit vectors.
+        let (a, b): (__m512bh, __m512bh) = unsafe {
+            (std::mem::transmute(_mm512_set1_epi32(0x3F80_3F80)), std::mem::transmute(_mm512_set1_epi32(0x3A83_3A83)))
+        };
+        let mut acc = [_mm512_setzero_ps(); 12];
+        for _ in 0..iters {
+            for v in acc.iter_mut() {
+                *v = _mm512_dpbf16_ps(*v, a, b);
+            }
+        }
+        acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+    }
 
     /// Converts the whole 16-float blocks of `row` into bf16 pairs of `dst`; returns floats done.
     #[target_feature(enable = "avx512f,avx512bf16")]
