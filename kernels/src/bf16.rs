@@ -223,7 +223,10 @@ mod x86 {
     pub(super) unsafe fn dpbf16_loop(iters: usize) -> f32 {
         // SAFETY: plain bit reinterpretations of 512-bit vectors.
         let (a, b): (__m512bh, __m512bh) = unsafe {
-            (std::mem::transmute(_mm512_set1_epi32(0x3F80_3F80)), std::mem::transmute(_mm512_set1_epi32(0x3A83_3A83)))
+            (
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(0x3F80_3F80)),
+                std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(0x3A83_3A83)),
+            )
         };
         let mut acc = [_mm512_setzero_ps(); 12];
         for _ in 0..iters {
