@@ -67,12 +67,11 @@ pub fn measure() -> Peak {
     }
     // Every thread runs the register loops at once; their rates add up.
     let regs = rayon::broadcast(|_| rmbench_kernels::bf16::register_peak_gmacs(200));
-    let sum = |pick: &dyn Fn(&(Option<f64>, Option<f64>)) -> Option<f64>| {
-        regs.iter().map(pick).sum::<Option<f64>>().map(|g| 2.0 * g)
-    };
+    let fma: Option<f64> = regs.iter().map(|r| r.0).sum();
+    let dot: Option<f64> = regs.iter().map(|r| r.1).sum();
     Peak {
-        fma_f32_gflops: sum(&|r| r.0),
-        dot_bf16_gflops: sum(&|r| r.1),
+        fma_f32_gflops: fma.map(|g| 2.0 * g),
+        dot_bf16_gflops: dot.map(|g| 2.0 * g),
         cpu: crate::provenance::cpu_model(),
         threads: rayon::current_num_threads(),
         gemm_gflops,
