@@ -26,6 +26,7 @@
 //! is least at u = log(p(x)/p(x₋ᵢ)) (consistent), as is `pcd-gwg` (maximum likelihood).
 
 use crate::proposal::{draw_distinct, draw_iid, draw_uniform, softmax};
+use rayon::prelude::*;
 use rmbench_datasets::rng::Stream;
 use rmbench_kernels::{BitBatch, EnergyModel};
 use std::fmt;
@@ -320,7 +321,13 @@ pub fn draw(model: &dyn EnergyModel, x: &BitBatch, cfg: &ObjectiveConfig, rng: &
     }
     let mut idx = Vec::with_capacity(n * s);
     let mut weight = Vec::with_capacity(n * s);
-    let (mut q, mut cdf) = (Vec::new(), Vec::new());
+    // The proposals of all rows in parallel (no randomness), then the draws in row order.
+    let mut qs = vec![0f64; if logits.is_empty() { 0 } else { n * d }];
+    qs.par_chunks_mut(d.max(1)).zip(logits.par_chunks(d.max(1))).for_each_init(Vec::new, |q, (out, l)| {
+        softmax(l, q);
+        out.copy_from_slice(q);
+    });
+    let mut cdf = Vec::new();
     for r in 0..n {
         let start = idx.len();
         if s == 0 {
@@ -331,12 +338,11 @@ pub fn draw(model: &dyn EnergyModel, x: &BitBatch, cfg: &ObjectiveConfig, rng: &
             weight.extend(std::iter::repeat_n(d as f64 / s as f64, s));
             continue;
         }
-        let l = &logits[r * d..(r + 1) * d];
-        softmax(l, &mut q);
+        let q = &qs[r * d..(r + 1) * d];
         if distinct {
-            draw_distinct(&q, s, rng, &mut cdf, &mut idx);
+            draw_distinct(q, s, rng, &mut cdf, &mut idx);
         } else {
-            draw_iid(&q, s, rng, &mut cdf, &mut idx);
+            draw_iid(q, s, rng, &mut cdf, &mut idx);
         }
         for &i in &idx[start..] {
             weight.push(match cfg.objective {

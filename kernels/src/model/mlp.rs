@@ -569,27 +569,37 @@ impl Mlp {
         self.recycle(tape);
         let w0 = self.t(0).clone();
         let gw0 = &mut grad[w0.range()];
-        let mut dsum = vec![0f32; h];
-        for (k, r) in rows.enumerate() {
-            let row = x.row(r);
-            let blk = &delta[k * per * h..(k + 1) * per * h];
-            dsum.copy_from_slice(&blk[..h]);
-            for j in 0..s {
-                let df = &blk[(j + 1) * h..(j + 2) * h];
-                let i = idx[r * s + j] as usize;
-                let t = 1.0 - 2.0 * bit(row, i) as f32;
-                for ((ds, g), &v) in dsum.iter_mut().zip(&mut gw0[i * h..(i + 1) * h]).zip(df) {
-                    *ds += v;
-                    *g += t * v;
+        // Tasks own disjoint ranges of input bits j (rows of W₀ᵀ, 64-aligned so they map to whole
+        // words of x); each walks every sample in order, so every element receives its terms in
+        // the serial order: bit-identical for any thread count.
+        let d = self.d;
+        let per_task = if rows.len() * d >= 1 << 16 { d.div_ceil(4 * rayon::current_num_threads()) } else { d };
+        let bits_per_task = per_task.next_multiple_of(64).max(64);
+        gw0.par_chunks_mut(bits_per_task * h).enumerate().for_each(|(t, gpart)| {
+            let (j0, j1) = (t * bits_per_task, (t * bits_per_task + gpart.len() / h).min(d));
+            let mut dsum = vec![0f32; h];
+            for (k, r) in rows.clone().enumerate() {
+                let row = x.row(r);
+                let blk = &delta[k * per * h..(k + 1) * per * h];
+                dsum.copy_from_slice(&blk[..h]);
+                for j in 0..s {
+                    let df = &blk[(j + 1) * h..(j + 2) * h];
+                    dsum.iter_mut().zip(df).for_each(|(ds, &v)| *ds += v);
+                    let i = idx[r * s + j] as usize;
+                    if (j0..j1).contains(&i) {
+                        let tt = 1.0 - 2.0 * bit(row, i) as f32;
+                        gpart[(i - j0) * h..(i - j0 + 1) * h].iter_mut().zip(df).for_each(|(g, &v)| *g += tt * v);
+                    }
                 }
+                // Σ over set bits j of W₀ᵀ[j,:] += D: a scatter-add, the transpose of gather-add.
+                crate::bits::for_each_one(&row[j0 / 64..j1.div_ceil(64)], |b| {
+                    let j = j0 + b;
+                    if j < j1 {
+                        gpart[(j - j0) * h..(j - j0 + 1) * h].iter_mut().zip(&dsum).for_each(|(g, &v)| *g += v);
+                    }
+                });
             }
-            // Σ over set bits j of W₀ᵀ[j,:] += D: a scatter-add, the transpose of gather-add.
-            crate::bits::for_each_one(row, |j| {
-                for (g, &v) in gw0[j * h..(j + 1) * h].iter_mut().zip(&dsum) {
-                    *g += v;
-                }
-            });
-        }
+        });
         self.pool.give(delta);
     }
 }
