@@ -3,7 +3,7 @@
 # ggis-basic and ggis-advanced for STEPS steps (default 3000; exact rm, 50× dearer per step, for
 # STEPS_RM = 600), then the test NLL with log Z by AIS (standard error reported), the time and peak
 # memory of one training step from `rmbench step-bench`, and 64 model samples (100 Gibbs sweeps
-# from uniform) drawn as a grid. One JSON line per run in results/reproduction/mnist.jsonl.
+# from uniform, at β = 1 and β = 4) drawn as grids. One JSON line per run in results/reproduction/mnist.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${STEPS:-3000}
@@ -23,7 +23,12 @@ for model in mlp rbm; do
     $bin train --dataset "file:$work/mnist.npy" --model $model --hidden 256 --layers 3 --objective $obj \
       --steps "$n_steps" --log-every 50 --seed 0 --out "$dir" > "$dir.train.json"
     ev=$($bin eval --model "$dir/model.safetensors" --data "$work/mnist.test.npy" --ais 100 --mmd-samples 0 --seed 0)
-    $bin sample --model "$dir/model.safetensors" --n 64 --sweeps 100 --seed 0 --out "$out/mnist-samples/$model-$obj.txt" > /dev/null
+    # β = 1 is the model as trained; β = 4 undoes the ¼ tempering of the rm family's minimizer.
+    for beta in 1 4; do
+      sfx=""; [ "$beta" = 1 ] || sfx="-beta$beta"
+      $bin sample --model "$dir/model.safetensors" --n 64 --sweeps 100 --seed 0 --beta "$beta" \
+        --out "$out/mnist-samples/$model-$obj$sfx.txt" > /dev/null
+    done
     sb=$($bin step-bench --model $model --dim 784 --hidden 256 --layers 3 --objective $obj --steps 5 --warmup 1)
     python3 - "$model" "$obj" "$n_steps" "$ev" "$sb" "$dir.train.json" >> "$out/mnist.jsonl" <<'PY'
 import json, sys
