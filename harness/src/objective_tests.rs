@@ -295,7 +295,7 @@ fn training_lowers_exact_nll_for_every_objective() {
 fn same_seed_same_losses() {
     let d = 12;
     let data = toy_data(d, 100);
-    for obj in [Objective::GgisBasic, Objective::GgisAdvanced, Objective::Rm, Objective::Nce] {
+    for obj in [Objective::GgisBasic, Objective::GgisAdvanced, Objective::Rm, Objective::Nce, Objective::PcdGwg] {
         let run = || {
             let mut m = models(d).swap_remove(2);
             let mut losses = Vec::new();

@@ -141,6 +141,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let x = data.x.clone();
     let shape = ModelShape { kind, dim: x.d(), hidden: a.hidden, layers: a.layers };
     let mut model = new_model(shape, a.seed);
+    anyhow::ensure!(a.l1 >= 0.0 && a.l1.is_finite(), "--l1 must be a non-negative number");
+    anyhow::ensure!(a.coupling_scale.iter().all(|c| c.is_finite()), "--coupling-scale values must be finite");
     let cfg = TrainConfig {
         objective: a.obj.config()?,
         adam: AdamConfig { lr: a.lr, weight_decay: a.weight_decay, clip: a.clip, l1: a.l1, ..AdamConfig::default() },
