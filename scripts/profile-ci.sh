@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
 echo "-- criterion benches, quick mode (RMBENCH_BENCH_QUICK=1)"
-RMBENCH_BENCH_QUICK=1 cargo bench -p rmbench-benches --bench bits --bench models --bench datasets -- --noplot 2>&1 | grep -E "time:|^[a-z_0-9]+/" | head -80 || true
+RMBENCH_BENCH_QUICK=1 cargo bench -p rmbench-benches --bench bits --bench models --bench datasets --bench dense -- --noplot 2>&1 | grep -E "time:|^[a-z_0-9]+/" | head -80 || true
 
 if ! command -v valgrind >/dev/null 2>&1; then
   echo "-- valgrind not found: installing (Debian package valgrind)"
