@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 out=${1:-}
 bin=target/release/rmbench
 cargo build --release -q -p rmbench-harness
-for dir in results/default results/estimator-quality results/reference-shapes; do
+for dir in results/default results/estimator-quality results/reference-shapes results/paper-scaling; do
   [ -f "$dir/sweep.csv" ] || continue
   dest=${out:+$out/$(basename "$dir")}
   $bin plot --sweep "$dir/sweep.csv" --out "${dest:-$dir/plots}" > /dev/null
