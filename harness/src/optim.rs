@@ -43,9 +43,11 @@ pub struct Adam {
     t: i32,
 }
 
-/// Global L2 norm of a gradient, accumulated in f64.
+/// Global L2 norm of a gradient, accumulated in f64: partial sums of fixed 16384-element chunks
+/// (in parallel), added in chunk order, so the result does not depend on the thread count.
 pub fn grad_norm(g: &[f32]) -> f64 {
-    g.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt()
+    let parts: Vec<f64> = g.par_chunks(1 << 14).map(|c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>()).collect();
+    parts.iter().sum::<f64>().sqrt()
 }
 
 impl Adam {
@@ -59,7 +61,7 @@ impl Adam {
         let norm = (grad_norm(grad).powi(2) + extra_norm_sq).sqrt();
         if self.cfg.clip > 0.0 && norm > self.cfg.clip as f64 {
             let k = (self.cfg.clip as f64 / norm) as f32;
-            grad.iter_mut().for_each(|g| *g *= k);
+            grad.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|g| *g *= k));
         }
         norm
     }

@@ -573,7 +573,7 @@ impl Mlp {
         // words of x); each walks every sample in order, so every element receives its terms in
         // the serial order: bit-identical for any thread count.
         let d = self.d;
-        let per_task = if rows.len() * d >= 1 << 16 { d.div_ceil(4 * rayon::current_num_threads()) } else { d };
+        let per_task = if rows.len() * d >= 1 << 12 { d.div_ceil(4 * rayon::current_num_threads()) } else { d };
         let bits_per_task = per_task.next_multiple_of(64).max(64);
         gw0.par_chunks_mut(bits_per_task * h).enumerate().for_each(|(t, gpart)| {
             let (j0, j1) = (t * bits_per_task, (t * bits_per_task + gpart.len() / h).min(d));
