@@ -50,3 +50,9 @@ if ls results/reproduction/mnist-samples/*.txt > /dev/null 2>&1; then
     --out "${dest:-results/reproduction/mnist-samples}" > /dev/null
   echo "redrew results/reproduction/mnist-samples"
 fi
+if ls results/reproduction/tempering-density/*.csv > /dev/null 2>&1; then
+  dest=${out:+$out/tempering-density}
+  $bin plot --density results/reproduction/tempering-density/*.csv \
+    --out "${dest:-results/reproduction/tempering-density}" > /dev/null
+  echo "redrew results/reproduction/tempering-density"
+fi

@@ -6,7 +6,8 @@
 # (default 1000) with rm, ggis-basic, ggis-advanced and rm-sigmoid (Hyvärinen's form, consistent:
 # the control), then `rmbench eval` at energy scale β = 1 and β = 4: both MMDs (4000 vs 4000, 20
 # Gibbs sweeps) and the AIS NLL. One JSON line per (run, β) in results/reproduction/tempering.jsonl
-# (resumable); scripts/tempering-table.py writes tempering.md.
+# (resumable); scripts/tempering-table.py writes tempering.md; density heat maps of the rm and
+# ggis-advanced models at both β go to results/reproduction/tempering-density/.
 # Usage: scripts/reproduce-tempering.sh   Env: STEPS, JOBS (2), OBJECTIVES
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +41,16 @@ for ds in 2spirals 8gaussians circles moons pinwheel swissroll checkerboard; do
   for obj in $objs; do echo "$ds $obj"; done
 done | xargs -P "$jobs" -n 2 bash -c 'one "$0" "$1" '"$steps $out"
 python3 scripts/tempering-table.py "$out/tempering.jsonl" > "$out/tempering.md"
+# Density heat maps of the rm and ggis-advanced models at β = 1 and β = 4 (50×50 grid).
+mkdir -p "$out/tempering-density"
+for ds in 2spirals 8gaussians circles moons pinwheel swissroll checkerboard; do
+  for obj in rm ggis-advanced; do
+    for beta in 1 4; do
+      f="$out/tempering-density/$ds-$obj-beta$beta.csv"
+      [ -f "$f" ] || target/release/rmbench --threads 2 density --model "out/tempering/$ds-$obj/model.safetensors" \
+        --dataset "$ds" --grid 50 --n 20000 --energy-scale "$beta" --out "$f"
+    done
+  done
+done
+target/release/rmbench plot --density "$out"/tempering-density/*.csv --out "$out/tempering-density" > /dev/null
 cat "$out/tempering.md"

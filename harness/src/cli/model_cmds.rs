@@ -400,13 +400,19 @@ pub struct DensityArgs {
     /// Seed of the data samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Draw p ∝ exp(−β·E) (quadratic and MLP; β = 4 undoes rm's ¼ tempering).
+    #[arg(long, default_value_t = 1.0)]
+    pub energy_scale: f32,
     /// Output CSV (x, y, value, kind).
     #[arg(long)]
     pub out: PathBuf,
 }
 
 pub fn density(a: DensityArgs) -> Result<()> {
-    let model = load_model(&a.model)?;
+    let mut model = load_model(&a.model)?;
+    if a.energy_scale != 1.0 {
+        rmbench_harness::eval::scale_energy(&mut *model, a.energy_scale).context("--energy-scale")?;
+    }
     let rows = rmbench_harness::density::density_grid(&*model, &a.dataset, a.grid, a.n, a.seed)?;
     if a.out.exists() {
         std::fs::remove_file(&a.out)?;
