@@ -8,13 +8,19 @@
 
 use rmbench_datasets::rng::Stream;
 
-/// Normalized proposal probabilities q = softmax(logits), computed in f64 (max-subtracted).
+/// Normalized proposal probabilities q = softmax(logits): max-subtracted exponentials in f32,
+/// normalized in f64.
 pub fn softmax(logits: &[f32], q: &mut Vec<f64>) {
+    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     q.clear();
-    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-    q.extend(logits.iter().map(|&l| rmbench_kernels::simd::math::exp_neg((l as f64 - m) as f32) as f64));
+    q.resize(logits.len(), 0.0);
+    // Exponentials in f32 (the branch-free kernel vectorizes), widened to f64 for the sums.
+    for (o, &l) in q.iter_mut().zip(logits) {
+        *o = rmbench_kernels::simd::math::exp_neg(l - m) as f64;
+    }
     let z: f64 = q.iter().sum();
-    q.iter_mut().for_each(|v| *v /= z);
+    let inv = 1.0 / z;
+    q.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// s i.i.d. draws from q (inverse CDF on the running sum `cdf`, rebuilt here).
