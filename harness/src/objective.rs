@@ -25,7 +25,7 @@
 //! tempered model p^{1/4}: sample from exp(−4E) to undo it (`eval --energy-scale 4`). `rm-sigmoid`
 //! is least at u = log(p(x)/p(x₋ᵢ)) (consistent), as is `pcd-gwg` (maximum likelihood).
 
-use crate::proposal::{draw_distinct, draw_iid, draw_uniform, softmax};
+use crate::proposal::{draw_distinct, draw_iid, draw_uniform, softmax_into};
 use rayon::prelude::*;
 use rmbench_datasets::rng::Stream;
 use rmbench_kernels::{BitBatch, EnergyModel};
@@ -323,10 +323,7 @@ pub fn draw(model: &dyn EnergyModel, x: &BitBatch, cfg: &ObjectiveConfig, rng: &
     let mut weight = Vec::with_capacity(n * s);
     // The proposals of all rows in parallel (no randomness), then the draws in row order.
     let mut qs = vec![0f64; if logits.is_empty() { 0 } else { n * d }];
-    qs.par_chunks_mut(d.max(1)).zip(logits.par_chunks(d.max(1))).for_each_init(Vec::new, |q, (out, l)| {
-        softmax(l, q);
-        out.copy_from_slice(q);
-    });
+    qs.par_chunks_mut(d.max(1)).zip(logits.par_chunks(d.max(1))).for_each(|(out, l)| softmax_into(l, out));
     let mut cdf = Vec::new();
     for r in 0..n {
         let start = idx.len();

@@ -11,9 +11,14 @@ use rmbench_datasets::rng::Stream;
 /// Normalized proposal probabilities q = softmax(logits): max-subtracted exponentials in f32,
 /// normalized in f64.
 pub fn softmax(logits: &[f32], q: &mut Vec<f64>) {
-    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     q.clear();
     q.resize(logits.len(), 0.0);
+    softmax_into(logits, q);
+}
+
+/// [`softmax`] into a slice of the same length.
+pub fn softmax_into(logits: &[f32], q: &mut [f64]) {
+    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     // Exponentials in f32 (the branch-free kernel vectorizes), widened to f64 for the sums.
     for (o, &l) in q.iter_mut().zip(logits) {
         *o = rmbench_kernels::simd::math::exp_neg(l - m) as f64;
