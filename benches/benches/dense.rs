@@ -3,6 +3,8 @@
 //! m = 1408 (a ggis step: 128 samples × (s + 1) rows) and m = 8192 (one exact-rm chunk).
 //! Throughput: FLOPs (2·m·k·n) as elements per second. The bf16 time includes rounding A (done
 //! per call); W's bf16 pack is made once, as the MLP caches it between optimizer steps.
+//! `weight_grad_flops`: the weight-gradient product ∂W[256 × 256] = Aᵀ·Z over m rows, f32 against
+//! `bf16::gemm_tn` with both operands packed per call.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rmbench_benches::criterion;
@@ -24,6 +26,26 @@ fn dense(c: &mut Criterion) {
         let packed = bf16::PackedB::new(Operand::t(&w, n, k));
         g.bench_function(BenchmarkId::new(if bf16::available() { "bf16_avx512" } else { "bf16_fallback" }, m), |b| {
             b.iter(|| bf16::gemm(&mut out, m, &a, &packed, false))
+        });
+    }
+    g.finish();
+    // Weight gradient ∂W = Δᵀ·Z over m rows (the K of the product is the row count).
+    let mut g = c.benchmark_group("weight_grad_flops");
+    for m in [1280usize, 8192] {
+        let a: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) * 0.01).collect();
+        let z: Vec<f32> = (0..m * n).map(|i| ((i % 53) as f32 - 26.0) * 0.01).collect();
+        let mut out = vec![0f32; k * n];
+        g.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
+            b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
+        });
+        // Both operands are packed per call (they change every step).
+        let name = if bf16::available() { "bf16_avx512" } else { "bf16_fallback" };
+        g.bench_function(BenchmarkId::new(name, m), |b| {
+            b.iter(|| {
+                let (pa, pz) = (bf16::PackedB::from_rows(&a, m, k), bf16::PackedB::from_rows(&z, m, n));
+                bf16::gemm_tn(&mut out, &pa, &pz, true)
+            })
         });
     }
     g.finish();

@@ -81,16 +81,17 @@ impl Adam {
             .zip(self.v.par_chunks_mut(CHUNK))
             .zip(grad.par_chunks(CHUNK))
             .for_each(|(((p, m), v), g)| {
-                for k in 0..p.len() {
-                    let pk = p[k];
-                    // Branch-free sign(θ) with sign(0) = 0, so the loop vectorizes.
-                    let sign = (pk > 0.0) as i32 as f32 - (pk < 0.0) as i32 as f32;
-                    let gk = g[k] + c.weight_decay * pk + c.l1 * sign;
-                    m[k] = c.beta1 * m[k] + (1.0 - c.beta1) * gk;
-                    v[k] = c.beta2 * v[k] + (1.0 - c.beta2) * gk * gk;
-                    let mh = m[k] / bc1;
-                    let vh = v[k] / bc2;
-                    p[k] = pk - c.lr * mh / (vh.sqrt() + c.eps);
+                // Zipped iterators (no bounds checks) so the loop vectorizes.
+                for (((pk, mk), vk), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                    let theta = *pk;
+                    // Branch-free sign(θ) with sign(0) = 0.
+                    let sign = (theta > 0.0) as i32 as f32 - (theta < 0.0) as i32 as f32;
+                    let gk = g + c.weight_decay * theta + c.l1 * sign;
+                    *mk = c.beta1 * *mk + (1.0 - c.beta1) * gk;
+                    *vk = c.beta2 * *vk + (1.0 - c.beta2) * gk * gk;
+                    let mh = *mk / bc1;
+                    let vh = *vk / bc2;
+                    *pk = theta - c.lr * mh / (vh.sqrt() + c.eps);
                 }
             });
     }

@@ -9,7 +9,7 @@ pub struct Provenance {
     pub cpu: String,
     /// SIMD features the CPU reports (space-separated).
     pub cpu_features: String,
-    /// ISA the kernels ran with.
+    /// ISA the kernels ran with, `+bf16` when MLP flipped rows ran in mixed precision.
     pub isa: String,
     /// RUSTFLAGS of the build.
     pub rustflags: String,
@@ -40,7 +40,11 @@ impl Provenance {
         Provenance {
             cpu: cpu_model(),
             cpu_features: rmbench_kernels::simd::cpu_features(),
-            isa: rmbench_kernels::simd::isa().name().to_string(),
+            isa: format!(
+                "{}{}",
+                rmbench_kernels::simd::isa().name(),
+                if rmbench_kernels::bf16::mixed_default() { "+bf16" } else { "" }
+            ),
             rustflags: env!("RMBENCH_RUSTFLAGS").to_string(),
             profile: env!("RMBENCH_PROFILE").to_string(),
             threads: rayon::current_num_threads(),

@@ -42,6 +42,23 @@ pub fn available() -> bool {
     }
 }
 
+static MIXED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Process-wide default for new MLPs: run the flipped rows' products as bf16 differences
+/// ([`crate::Mlp::set_bf16`]). Errors if this CPU (or the chosen ISA) lacks AVX512-BF16.
+pub fn set_mixed_default(on: bool) -> Result<(), String> {
+    if on && !available() {
+        return Err("bf16 precision needs AVX512-BF16 and the avx512 ISA; this run has neither".into());
+    }
+    MIXED.store(on, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether new MLPs start with the bf16 difference path on.
+pub fn mixed_default() -> bool {
+    MIXED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// B (k × n) packed in bf16 pairs along k.
 #[derive(Clone, Debug, Default)]
 pub struct PackedB {
@@ -53,24 +70,56 @@ pub struct PackedB {
 impl PackedB {
     /// Packs op(B) of a row-major operand (k = rows of op(B), n = its columns).
     pub fn new(b: Operand<'_>) -> Self {
-        let (k, n) = if b.trans { (b.cols, b.rows) } else { (b.rows, b.cols) };
-        let at = |r: usize, c: usize| -> f32 {
-            if r >= k {
-                0.0
-            } else if b.trans {
-                b.data[c * b.cols + r]
-            } else {
-                b.data[r * b.cols + c]
+        if !b.trans {
+            return PackedB::from_rows(b.data, b.rows, b.cols);
+        }
+        // op(B) = stored matrixᵀ: transpose in f32 (blocks of 16 rows for locality), then pack.
+        let (k, n) = (b.cols, b.rows);
+        let mut t = vec![0f32; k * n];
+        for r0 in (0..n).step_by(16) {
+            for c in 0..k {
+                for r in r0..(r0 + 16).min(n) {
+                    t[c * n + r] = b.data[r * k + c];
+                }
             }
-        };
+        }
+        PackedB::from_rows(&t, k, n)
+    }
+
+    /// Packs a row-major k × n matrix (no transpose), converting row pairs 16 columns at a time
+    /// on AVX512-BF16: the same bits as [`PackedB::new`] of `Operand::new(data, k, n)`.
+    pub fn from_rows(data: &[f32], k: usize, n: usize) -> Self {
+        let mut p = PackedB::default();
+        p.repack_rows(data, k, n);
+        p
+    }
+
+    /// [`PackedB::from_rows`] into this pack's storage (no allocation once it is large enough).
+    pub fn repack_rows(&mut self, data: &[f32], k: usize, n: usize) {
+        assert!(data.len() >= k * n, "PackedB::from_rows: shapes");
         let k2 = k.div_ceil(2);
-        let mut data = vec![0u32; k2 * n];
-        data.par_chunks_mut(n.max(1)).enumerate().for_each(|(kk, row)| {
-            for (c, v) in row.iter_mut().enumerate() {
-                *v = to_bf16(at(2 * kk, c)) as u32 | (to_bf16(at(2 * kk + 1, c)) as u32) << 16;
-            }
-        });
-        PackedB { k, n, data }
+        let mut out = std::mem::take(&mut self.data);
+        out.resize(k2 * n, 0);
+        if n > 0 {
+            out.par_chunks_mut(n * 16).enumerate().for_each(|(t, blk)| {
+                for (j, dst) in blk.chunks_mut(n).enumerate() {
+                    let kk = t * 16 + j;
+                    let lo = &data[2 * kk * n..(2 * kk + 1) * n];
+                    let hi = if 2 * kk + 1 < k { Some(&data[(2 * kk + 1) * n..(2 * kk + 2) * n]) } else { None };
+                    let mut done = 0;
+                    #[cfg(target_arch = "x86_64")]
+                    if available() {
+                        // SAFETY: AVX512-BF16 checked; whole 16-column blocks of the rows and `dst`.
+                        done = unsafe { x86::interleave_blocks(lo, hi, dst) };
+                    }
+                    for c in done..n {
+                        let h = hi.map_or(0, |h| to_bf16(h[c]) as u32);
+                        dst[c] = to_bf16(lo[c]) as u32 | h << 16;
+                    }
+                }
+            });
+        }
+        *self = PackedB { k, n, data: out };
     }
 
     /// Inner dimension k.
@@ -84,26 +133,36 @@ impl PackedB {
     }
 }
 
-/// Rows of A rounded to bf16 pairs: `out[r·k2 + kk]` = (A[r, 2kk], A[r, 2kk+1]), i.e. each row
-/// converted in order to bf16 (the pair layout is the little-endian bf16 array), zero-padded to
-/// even k. AVX512-BF16 converts 16 floats per instruction (`vcvtneps2bf16`, nearest even).
+/// One row rounded to bf16 pairs: `dst[kk]` = (src[2kk], src[2kk+1]) (the little-endian bf16
+/// array), zero-padded to even length; `dst.len()` = ⌈src.len()/2⌉. AVX512-BF16 converts 16
+/// floats per instruction (`vcvtneps2bf16`, nearest even), exactly like [`to_bf16`].
+pub fn pack_row(src: &[f32], dst: &mut [u32]) {
+    let k = src.len();
+    let k2 = k.div_ceil(2);
+    assert_eq!(dst.len(), k2, "bf16::pack_row: shapes");
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        // SAFETY: AVX512-BF16 checked; 16-float blocks of `src` map to 8 pairs of `dst`.
+        done = unsafe { x86::convert_blocks(src, dst) };
+    }
+    for kk in done / 2..k2 {
+        let lo = to_bf16(src[2 * kk]) as u32;
+        let hi = if 2 * kk + 1 < k { to_bf16(src[2 * kk + 1]) as u32 } else { 0 };
+        dst[kk] = lo | hi << 16;
+    }
+}
+
+/// Rows `rows` of A (m × k row-major) packed with [`pack_row`] into `out`.
 fn pack_rows(a: &[f32], k: usize, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
     let k2 = k.div_ceil(2);
     out.clear();
     out.resize(rows.len() * k2, 0);
-    for (r, dst) in rows.zip(out.chunks_mut(k2.max(1))) {
-        let row = &a[r * k..(r + 1) * k];
-        let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
-        if available() {
-            // SAFETY: AVX512-BF16 checked; 16-float blocks of `row` map to 8 pairs of `dst`.
-            done = unsafe { x86::convert_blocks(row, dst) };
-        }
-        for kk in done / 2..k2 {
-            let lo = to_bf16(row[2 * kk]) as u32;
-            let hi = if 2 * kk + 1 < k { to_bf16(row[2 * kk + 1]) as u32 } else { 0 };
-            dst[kk] = lo | hi << 16;
-        }
+    if k2 == 0 {
+        return;
+    }
+    for (r, dst) in rows.zip(out.chunks_mut(k2)) {
+        pack_row(&a[r * k..(r + 1) * k], dst);
     }
 }
 
@@ -119,25 +178,67 @@ pub fn gemm(c: &mut [f32], m: usize, a: &[f32], b: &PackedB, accumulate: bool) {
     if m == 0 || n == 0 {
         return;
     }
-    let fast = available() && n.is_multiple_of(16);
     c[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(t, cblk)| {
         let r0 = t * TASK_ROWS;
         let rows = cblk.len() / n;
         let mut ap = Vec::with_capacity(rows * k.div_ceil(2));
         pack_rows(a, k, r0..r0 + rows, &mut ap);
+        gemm_block(cblk, rows, &ap, b, accumulate);
+    });
+}
+
+/// Single-threaded C (rows × n) (+)= A·B with A already packed row by row ([`pack_row`],
+/// ⌈k/2⌉ pairs per row): the building block for callers that prepare A's rows themselves.
+pub fn gemm_block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulate: bool) {
+    let (k2, n) = (b.k.div_ceil(2), b.n);
+    assert!(ap.len() >= rows * k2 && c.len() >= rows * n, "bf16::gemm_block: shapes");
+    if rows == 0 || n == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if available() && n.is_multiple_of(16) {
+        // SAFETY: `available()` checked avx512f + avx512bf16; shapes asserted above.
+        unsafe { x86::block(c, rows, ap, b, accumulate) };
+        return;
+    }
+    for r in 0..rows {
+        for col in 0..n {
+            let mut s = 0f32;
+            for kk in 0..k2 {
+                let (x, w) = (ap[r * k2 + kk], b.data[kk * n + col]);
+                s += from_bf16(x as u16) * from_bf16(w as u16)
+                    + from_bf16((x >> 16) as u16) * from_bf16((w >> 16) as u16);
+            }
+            let o = &mut c[r * n + col];
+            *o = if accumulate { *o + s } else { s };
+        }
+    }
+}
+
+/// C (m × n) ← Aᵀ·B, or C += Aᵀ·B when `accumulate`, with A (k × m) and B (k × n) both packed
+/// along k ([`PackedB::from_rows`]): the weight-gradient product Σ_r a[r]ᵀ b[r] over k rows.
+/// Parallel over 24-row blocks of C.
+pub fn gemm_tn(c: &mut [f32], a: &PackedB, b: &PackedB, accumulate: bool) {
+    let (k, m, n) = (a.k, a.n, b.n);
+    assert!(b.k == k && c.len() >= m * n, "bf16::gemm_tn: shapes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    const TN_ROWS: usize = 24;
+    let k2 = k.div_ceil(2);
+    c[..m * n].par_chunks_mut(TN_ROWS * n).enumerate().for_each(|(t, cblk)| {
+        let (r0, rows) = (t * TN_ROWS, cblk.len() / n);
         #[cfg(target_arch = "x86_64")]
-        if fast {
-            // SAFETY: `available()` checked avx512f + avx512bf16; shapes asserted above.
-            unsafe { x86::block(cblk, rows, &ap, b, accumulate) };
+        if available() && n.is_multiple_of(16) {
+            // SAFETY: avx512f + avx512bf16 checked; A columns r0..r0+rows < m, shapes asserted.
+            unsafe { x86::block_strided(cblk, rows, &a.data[r0..], 1, m, b, accumulate) };
             return;
         }
-        let _ = fast;
-        let k2 = k.div_ceil(2);
         for r in 0..rows {
             for col in 0..n {
                 let mut s = 0f32;
                 for kk in 0..k2 {
-                    let (x, w) = (ap[r * k2 + kk], b.data[kk * n + col]);
+                    let (x, w) = (a.data[kk * m + r0 + r], b.data[kk * n + col]);
                     s += from_bf16(x as u16) * from_bf16(w as u16)
                         + from_bf16((x >> 16) as u16) * from_bf16((w >> 16) as u16);
                 }
@@ -255,29 +356,73 @@ mod x86 {
         16 * blocks
     }
 
+    /// Converts whole 16-column blocks of two rows into bf16 pairs (`lo` in the low halves, `hi`
+    /// or zero in the high ones); returns columns done.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn interleave_blocks(lo: &[f32], hi: Option<&[f32]>, dst: &mut [u32]) -> usize {
+        let blocks = lo.len().min(dst.len()) / 16;
+        for b in 0..blocks {
+            // SAFETY: block b covers lo/hi[16b..16b+16] and dst[16b..16b+16], in bounds.
+            unsafe {
+                let l: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(_mm512_loadu_ps(lo.as_ptr().add(16 * b))));
+                let mut v = _mm512_cvtepu16_epi32(l);
+                if let Some(hi) = hi {
+                    let h: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(_mm512_loadu_ps(hi.as_ptr().add(16 * b))));
+                    v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+                }
+                _mm512_storeu_si512(dst.as_mut_ptr().add(16 * b) as *mut _, v);
+            }
+        }
+        16 * blocks
+    }
+
     /// One task's rows: 6-row tiles (then 1–5 rows) × 64-column slices (then 16-column ones).
     #[target_feature(enable = "avx512f,avx512bf16")]
     pub(super) unsafe fn block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulate: bool) {
+        // SAFETY: row-major packed A: row stride ⌈k/2⌉, pair stride 1.
+        unsafe { block_strided(c, rows, ap, b.k.div_ceil(2), 1, b, accumulate) }
+    }
+
+    /// [`block`] with A's pair (r, kk) at `ap[r·rs + kk·ks]`.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn block_strided(
+        c: &mut [f32],
+        rows: usize,
+        ap: &[u32],
+        rs: usize,
+        ks: usize,
+        b: &PackedB,
+        accumulate: bool,
+    ) {
+        let a = Strided { ap, rs, ks };
         let mut r = 0;
         while r < rows {
             let t = (rows - r).min(6);
             // SAFETY: same target features as this function; tiles stay inside `c` and `ap`.
             unsafe {
                 match t {
-                    6 => tile_rows::<6>(c, r, ap, b, accumulate),
-                    5 => tile_rows::<5>(c, r, ap, b, accumulate),
-                    4 => tile_rows::<4>(c, r, ap, b, accumulate),
-                    3 => tile_rows::<3>(c, r, ap, b, accumulate),
-                    2 => tile_rows::<2>(c, r, ap, b, accumulate),
-                    _ => tile_rows::<1>(c, r, ap, b, accumulate),
+                    6 => tile_rows::<6>(c, r, &a, b, accumulate),
+                    5 => tile_rows::<5>(c, r, &a, b, accumulate),
+                    4 => tile_rows::<4>(c, r, &a, b, accumulate),
+                    3 => tile_rows::<3>(c, r, &a, b, accumulate),
+                    2 => tile_rows::<2>(c, r, &a, b, accumulate),
+                    _ => tile_rows::<1>(c, r, &a, b, accumulate),
                 }
             }
             r += t;
         }
     }
 
+    /// Packed A with explicit strides (row-major packs: rs = ⌈k/2⌉, ks = 1; column packs of a
+    /// k × m matrix: rs = 1, ks = m).
+    pub(super) struct Strided<'a> {
+        ap: &'a [u32],
+        rs: usize,
+        ks: usize,
+    }
+
     #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn tile_rows<const R: usize>(c: &mut [f32], r0: usize, ap: &[u32], b: &PackedB, accumulate: bool) {
+    unsafe fn tile_rows<const R: usize>(c: &mut [f32], r0: usize, ap: &Strided<'_>, b: &PackedB, accumulate: bool) {
         let n = b.n;
         let mut col = 0;
         // SAFETY: as in `block`; n is a multiple of 16 (checked by the caller).
@@ -301,11 +446,13 @@ mod x86 {
         c: &mut [f32],
         r0: usize,
         col: usize,
-        ap: &[u32],
+        ap: &Strided<'_>,
         b: &PackedB,
         accumulate: bool,
     ) {
         let (n, k2) = (b.n, b.k.div_ceil(2));
+        let (rs, ks) = (ap.rs, ap.ks);
+        let ap = ap.ap;
         // SAFETY: rows r0..r0+R of `ap` (k2 pairs each) and of `c`, columns col..col+16·V < n of
         // `b.data` and `c`, all in bounds by the caller's tiling.
         unsafe {
@@ -318,7 +465,7 @@ mod x86 {
                     *slot = _mm512_loadu_si512(bp.add(kk * n + col + 16 * v) as *const _);
                 }
                 for (i, row) in acc.iter_mut().enumerate() {
-                    let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add((r0 + i) * k2 + kk) as i32));
+                    let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add((r0 + i) * rs + kk * ks) as i32));
                     for v in 0..V {
                         row[v] = _mm512_dpbf16_ps(row[v], x, std::mem::transmute::<__m512i, __m512bh>(bv[v]));
                     }
@@ -399,6 +546,38 @@ mod tests {
                             "{m}×{k}×{n} t={trans}: {g} vs {w}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The vectorized pair packing of row-major rows gives the bits of the generic packing,
+    /// for odd k, n not a multiple of 16 and k = 1.
+    #[test]
+    fn from_rows_matches_generic_packing() {
+        for &(k, n) in &[(1usize, 16usize), (7, 48), (33, 21), (64, 256)] {
+            let mut d = values(k * n, 5);
+            d[0] = f32::from_bits(0x3F80_8000);
+            let fast = PackedB::from_rows(&d, k, n);
+            let slow = PackedB::new(Operand::new(&d, k, n));
+            assert_eq!(fast.data, slow.data, "k={k} n={n}");
+        }
+    }
+
+    /// Aᵀ·B over packed rows against the f64 twin (A given transposed to the twin).
+    #[test]
+    fn gemm_tn_matches_the_scalar_twin() {
+        for &(k, m, n) in &[(1usize, 1usize, 16usize), (33, 7, 48), (130, 50, 32), (257, 256, 256)] {
+            let a = values(k * m, 6);
+            let b = values(k * n, 7);
+            let at: Vec<f32> = (0..m * k).map(|i| a[(i % k) * m + i / k]).collect();
+            for accumulate in [false, true] {
+                let init = values(m * n, 8);
+                let (mut got, mut want) = (init.clone(), init.clone());
+                gemm_tn(&mut got, &PackedB::from_rows(&a, k, m), &PackedB::from_rows(&b, k, n), accumulate);
+                gemm_reference(&mut want, m, &at, Operand::new(&b, k, n), accumulate);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-5 * (k as f32).sqrt() * (1.0 + w.abs()), "{k}×{m}×{n}: {g} vs {w}");
                 }
             }
         }

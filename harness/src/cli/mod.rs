@@ -25,6 +25,10 @@ pub struct Global {
     /// Kernel instruction set: scalar, avx2, avx512 or auto.
     #[arg(long, global = true, default_value = "auto")]
     pub isa: String,
+    /// MLP flipped-row products: f32, or bf16 (differences from the base row in bf16, AVX512-BF16
+    /// only; recorded as `+bf16` on the ISA column).
+    #[arg(long, global = true, default_value = "f32", value_parser = ["f32", "bf16"])]
+    pub precision: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +64,9 @@ pub enum Cmd {
 pub fn run(cli: Cli) -> Result<()> {
     let isa = rmbench_kernels::Isa::parse(&cli.global.isa).map_err(anyhow::Error::msg).context("--isa")?;
     rmbench_kernels::simd::set_isa(isa).map_err(anyhow::Error::msg).context("--isa")?;
+    rmbench_kernels::bf16::set_mixed_default(cli.global.precision == "bf16")
+        .map_err(anyhow::Error::msg)
+        .context("--precision")?;
     if let Some(t) = cli.global.threads {
         anyhow::ensure!(t > 0, "--threads must be at least 1");
         rayon::ThreadPoolBuilder::new().num_threads(t).build_global().context("--threads")?;

@@ -29,6 +29,18 @@ pub struct Mlp {
     /// bf16 packs of the hidden→hidden weights (forward Wᵀ, backward W) when the mixed-precision
     /// path is on; rebuilt by `params_changed`.
     bf16_packs: Option<Vec<(bf16::PackedB, bf16::PackedB)>>,
+    /// Reused bf16 packs of per-step operands (weight-gradient products).
+    scratch_packs: ScratchPacks,
+}
+
+/// Two reusable bf16 packs; a clone starts empty.
+#[derive(Debug, Default)]
+struct ScratchPacks(std::sync::Mutex<(bf16::PackedB, bf16::PackedB)>);
+
+impl Clone for ScratchPacks {
+    fn clone(&self) -> Self {
+        ScratchPacks::default()
+    }
 }
 
 /// Reusable f32 buffers: chunks of ~8 MB would otherwise be mapped, zeroed by the kernel and
@@ -126,6 +138,7 @@ impl Mlp {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             pool: Pool::default(),
             bf16_packs: None,
+            scratch_packs: ScratchPacks::default(),
         };
         for (k, t) in m.tensors.clone().iter().enumerate() {
             if t.name == "swish.beta" {
@@ -135,6 +148,9 @@ impl Mlp {
             let fan_in = if t.name.starts_with("layers.0.") { d } else { hidden };
             let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
             fill_uniform(&mut m.params[t.range()], seed.wrapping_mul(0x100).wrapping_add(k as u64), bound);
+        }
+        if bf16::mixed_default() {
+            m.set_bf16(true);
         }
         m
     }
@@ -154,11 +170,12 @@ impl Mlp {
         self.chunk_rows
     }
 
-    /// Mixed precision: run the hidden→hidden products of the forward pass and of the input-side
-    /// backward (z·Wᵀ and δ·W) as bf16 products with f32 accumulation (`crate::bf16`); the
-    /// weight-gradient products, Swish, the first layer and the output stay f32. Only where the CPU
-    /// has AVX512-BF16 (returns whether it is on). The tolerance it keeps against f32 is tested in
-    /// `mlp/tests.rs` and documented in the README.
+    /// Mixed precision for flipped rows: the hidden→hidden products of the forward pass and of the
+    /// input-side backward of every flipped row run in bf16 on its difference from the base row
+    /// (`mlp/mixed.rs`); base rows, Swish, the first layer, the output and the weight-gradient
+    /// products stay f32, and so do energies and input gradients. Only where the CPU has
+    /// AVX512-BF16 (returns whether it is on). New models take [`bf16::mixed_default`]. The
+    /// tolerance against f32 is tested in `mlp/tests.rs` and documented in the README.
     pub fn set_bf16(&mut self, on: bool) -> bool {
         self.bf16_packs = None;
         if on && bf16::available() {
@@ -381,6 +398,13 @@ impl Mlp {
             return;
         }
         for rows in self.chunks(x.n(), s + 1) {
+            if self.split_mode(s) {
+                let sp = self.forward_split(x, rows.clone(), idx, s);
+                out[rows.start * s..rows.end * s].copy_from_slice(&sp.delta);
+                self.recycle(sp.base);
+                self.recycle(sp.flips);
+                continue;
+            }
             let a = self.flip_rows(x, rows.clone(), idx, s, true);
             let m = rows.len() * (s + 1);
             let (tape, e) = self.forward(a, m);
@@ -507,6 +531,12 @@ impl EnergyModel for Mlp {
         }
         let s = idx.len() / n;
         for rows in self.chunks(n, s + 1) {
+            if self.split_mode(s) {
+                let sp = self.forward_split(x, rows.clone(), idx, s);
+                let (lo, hi) = (rows.start, rows.end);
+                self.grad_split(x, rows, idx, sp, &w_base[lo..hi], &w_flip[lo * s..hi * s], grad);
+                continue;
+            }
             let a = self.flip_rows(x, rows.clone(), idx, s, true);
             let (tape, _) = self.forward(a, rows.len() * (s + 1));
             self.backward_chunk(x, rows, idx, s, tape, w_base, w_flip, grad);
@@ -524,6 +554,17 @@ impl EnergyModel for Mlp {
         let mut wb = vec![0f32; n];
         let mut wf = vec![0f32; n * s];
         for rows in self.chunks(n, s + 1) {
+            let (lo, hi) = (rows.start, rows.end);
+            if self.split_mode(s) {
+                let sp = self.forward_split(x, rows.clone(), idx, s);
+                if !weights(rows.clone(), &sp.delta, &mut wb[lo..hi], &mut wf[lo * s..hi * s]) {
+                    self.recycle(sp.base);
+                    self.recycle(sp.flips);
+                    return false;
+                }
+                self.grad_split(x, rows, idx, sp, &wb[lo..hi], &wf[lo * s..hi * s], grad);
+                continue;
+            }
             let a = self.flip_rows(x, rows.clone(), idx, s, true);
             let (tape, e) = self.forward(a, rows.len() * (s + 1));
             let mut delta = vec![0f32; rows.len() * s];
@@ -533,7 +574,6 @@ impl EnergyModel for Mlp {
                     delta[k * s + j] = e[k * (s + 1) + 1 + j] - e0;
                 }
             }
-            let (lo, hi) = (rows.start, rows.end);
             if !weights(rows.clone(), &delta, &mut wb[lo..hi], &mut wf[lo * s..hi * s]) {
                 self.recycle(tape);
                 return false;
@@ -558,7 +598,6 @@ impl Mlp {
         w_flip: &[f32],
         grad: &mut [f32],
     ) {
-        let h = self.h;
         let per = s + 1;
         let mut w = Vec::with_capacity(rows.len() * per);
         for r in rows.clone() {
@@ -567,6 +606,35 @@ impl Mlp {
         }
         let delta = self.backward(&tape, &w, Some(&mut *grad));
         self.recycle(tape);
+        self.fold_first_layer(x, rows, idx, s, delta, grad);
+    }
+
+    /// First-layer gradient from the weighted δ₁ of a chunk (rows × (1 + s), base first).
+    fn fold_first_layer(
+        &self,
+        x: &BitBatch,
+        rows: std::ops::Range<usize>,
+        idx: &[u32],
+        s: usize,
+        delta: Buf,
+        grad: &mut [f32],
+    ) {
+        let (h, per) = (self.h, s + 1);
+        self.fold_rows(x, rows, idx, s, &|k, j| &delta[(k * per + j) * h..(k * per + j + 1) * h], grad);
+        self.pool.give(delta);
+    }
+
+    /// ∂W₀ᵀ from weighted δ₁ rows: `at(k, 0)` is base row k of the chunk, `at(k, 1 + j)` its flip j.
+    fn fold_rows<'a>(
+        &self,
+        x: &BitBatch,
+        rows: std::ops::Range<usize>,
+        idx: &[u32],
+        s: usize,
+        at: &(dyn Fn(usize, usize) -> &'a [f32] + Sync),
+        grad: &mut [f32],
+    ) {
+        let h = self.h;
         let w0 = self.t(0).clone();
         let gw0 = &mut grad[w0.range()];
         // Tasks own disjoint ranges of input bits j (rows of W₀ᵀ, 64-aligned so they map to whole
@@ -580,10 +648,9 @@ impl Mlp {
             let mut dsum = vec![0f32; h];
             for (k, r) in rows.clone().enumerate() {
                 let row = x.row(r);
-                let blk = &delta[k * per * h..(k + 1) * per * h];
-                dsum.copy_from_slice(&blk[..h]);
+                dsum.copy_from_slice(at(k, 0));
                 for j in 0..s {
-                    let df = &blk[(j + 1) * h..(j + 2) * h];
+                    let df = at(k, 1 + j);
                     dsum.iter_mut().zip(df).for_each(|(ds, &v)| *ds += v);
                     let i = idx[r * s + j] as usize;
                     if (j0..j1).contains(&i) {
@@ -600,9 +667,9 @@ impl Mlp {
                 });
             }
         });
-        self.pool.give(delta);
     }
 }
 
+mod mixed;
 #[cfg(test)]
 mod tests;

@@ -141,13 +141,59 @@ fn fused_delta_then_grad_equals_separate_calls() {
     }
 }
 
-/// The bf16 experiment against f32 on the reference's MLP (H = 256, 3 hidden layers, PyTorch
-/// init, and the same weights ×3 for larger activations): ΔE at s = 10 flips per sample and the
-/// weighted parameter gradient of a ggis-like step. The keep-threshold (ΔE within 2% of the mean
-/// |ΔE|, gradient within 2% relative L2) is NOT met — rounding every row to bf16 independently
-/// loses the small base-vs-flip differences ratio matching is made of (README, "Mixed precision") —
-/// so the path stays off. This test prints the errors and guards the experiment's arithmetic: a
-/// wrong packing or tiling gives errors near 100%, caught by the 50% bound.
+/// Relative L2 distance |a − b| / |b|.
+fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    norm(&mut a.iter().zip(b).map(|(x, y)| x - y)) / norm(&mut b.iter().copied()).max(1e-30)
+}
+
+/// ΔE at s flips per sample and the weighted gradient of a ggis-like step, f32 and bf16 paths.
+fn mixed_vs_f32(f: &Mlp, x: &BitBatch, s: usize) -> (f64, f64, f64) {
+    let mut b = f.clone();
+    assert!(b.set_bf16(true));
+    let (n, d) = (x.n(), f.dim());
+    let idx: Vec<u32> = (0..n * s).map(|k| ((k * 37 + k / s) % d) as u32).collect();
+    let (mut df, mut db) = (vec![0f32; n * s], vec![0f32; n * s]);
+    f.delta_at(x, &idx, &mut df);
+    b.delta_at(x, &idx, &mut db);
+    let mean = df.iter().map(|v| v.abs() as f64).sum::<f64>() / df.len() as f64;
+    let worst = df.iter().zip(&db).map(|(a, c)| (a - c).abs() as f64).fold(0f64, f64::max);
+    let wf: Vec<f32> = df.iter().map(|v| (-2.0 * v).exp().min(1e3) / n as f32).collect();
+    let wb: Vec<f32> = (0..n).map(|r| -wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
+    let (mut gf, mut gb) = (vec![0f32; f.num_params()], vec![0f32; f.num_params()]);
+    f.param_grad(x, &wb, &idx, &wf, &mut gf);
+    b.param_grad(x, &wb, &idx, &wf, &mut gb);
+    (worst, mean, rel_l2(&gb, &gf))
+}
+
+/// The bf16-difference path against f32 on small random shapes: H below, at and above the 16-wide
+/// tile (H = 8, 24 run the scalar twin of the bf16 product), 1–3 hidden layers, n = 1, s = 1,
+/// d not a multiple of 64, several chunks. ΔE within 2% of the mean |ΔE|, gradient within 2%.
+#[test]
+fn mixed_precision_matches_f32_on_random_shapes() {
+    if !crate::bf16::available() {
+        eprintln!("mixed_precision_matches_f32_on_random_shapes: no AVX512-BF16 here; skipped");
+        return;
+    }
+    for (d, h, l) in [(1usize, 8usize, 1usize), (17, 16, 2), (65, 24, 3), (130, 32, 3)] {
+        for (n, s) in [(1usize, 1usize), (7, 3)] {
+            let mut f = model(d, h, l, (d * 31 + h + n) as u64);
+            f.set_chunk_rows(9); // several chunks
+            let (_, x) = patterns(n, d, 11).swap_remove(0);
+            let (worst, mean, rel) = mixed_vs_f32(&f, &x, s);
+            assert!(
+                worst <= 0.02 * mean + 1e-6 && rel <= 0.02,
+                "d={d} h={h} l={l} n={n} s={s}: ΔE {worst} vs {mean}, grad {rel}"
+            );
+        }
+    }
+}
+
+/// The bf16 path against f32 on the reference's MLP (H = 256, 3 hidden layers, PyTorch init, and
+/// the same weights ×3 for larger activations), ggis shapes (n = 64, s = 10): the keep-threshold of
+/// issue #7 is ΔE within 2% of the mean |ΔE| (worst flip) and the gradient within 2% relative L2.
+/// Rounding whole rows to bf16 (the first experiment) gave 10–25% and 4–15%; rounding only the
+/// base-to-flip differences (`mlp/mixed.rs`) keeps both far inside. Prints the measured errors.
 #[test]
 fn bf16_error_against_f32() {
     if !crate::bf16::available() {
@@ -157,28 +203,11 @@ fn bf16_error_against_f32() {
     for (d, scale) in [(100usize, 1.0f32), (784, 1.0), (100, 3.0)] {
         let mut f = Mlp::new(d, 256, 3, 5);
         f.params.iter_mut().for_each(|p| *p *= scale);
-        let mut b = f.clone();
-        assert!(b.set_bf16(true));
-        let (n, s) = (64, 10);
-        let (_, x) = patterns(n, d, 7).swap_remove(0);
-        let idx: Vec<u32> = (0..n * s).map(|k| ((k * 37 + k / s) % d) as u32).collect();
-        let (mut df, mut db) = (vec![0f32; n * s], vec![0f32; n * s]);
-        f.delta_at(&x, &idx, &mut df);
-        b.delta_at(&x, &idx, &mut db);
-        let mean = df.iter().map(|v| v.abs()).sum::<f32>() / df.len() as f32;
-        let worst = df.iter().zip(&db).map(|(a, c)| (a - c).abs()).fold(0f32, f32::max);
-        let wf: Vec<f32> = df.iter().map(|v| (-2.0 * v).exp().min(1e3) / n as f32).collect();
-        let wb: Vec<f32> = (0..n).map(|r| -wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
-        let (mut gf, mut gb) = (vec![0f32; f.num_params()], vec![0f32; f.num_params()]);
-        f.param_grad(&x, &wb, &idx, &wf, &mut gf);
-        b.param_grad(&x, &wb, &idx, &wf, &mut gb);
-        let norm = |v: &[f32]| v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
-        let diff: Vec<f32> = gf.iter().zip(&gb).map(|(a, c)| a - c).collect();
-        let rel = norm(&diff) / norm(&gf);
-        eprintln!("bf16 d={d} ×{scale}: max |ΔE error| {worst:.4} (mean |ΔE| {mean:.4}), gradient rel. error {rel:.4}");
-        assert!(
-            worst.is_finite() && worst <= 0.5 * mean && rel <= 0.5,
-            "d={d} ×{scale}: ΔE {worst} vs {mean}, grad {rel}"
+        let (_, x) = patterns(64, d, 7).swap_remove(0);
+        let (worst, mean, rel) = mixed_vs_f32(&f, &x, 10);
+        eprintln!(
+            "bf16 d={d} ×{scale}: max |ΔE error| {worst:.3e} (mean |ΔE| {mean:.3e}), gradient rel. error {rel:.4}"
         );
+        assert!(worst <= 0.02 * mean && rel <= 0.02, "d={d} ×{scale}: ΔE {worst} vs {mean}, grad {rel}");
     }
 }
