@@ -35,16 +35,17 @@ pub fn cpu_model() -> String {
 }
 
 impl Provenance {
+    /// The kernels' ISA, with `+bf16` when the MLP's flipped rows run in mixed precision.
+    pub fn isa_label(bf16: bool) -> String {
+        format!("{}{}", rmbench_kernels::simd::isa().name(), if bf16 { "+bf16" } else { "" })
+    }
+
     /// Provenance of this process now.
     pub fn current() -> Self {
         Provenance {
             cpu: cpu_model(),
             cpu_features: rmbench_kernels::simd::cpu_features(),
-            isa: format!(
-                "{}{}",
-                rmbench_kernels::simd::isa().name(),
-                if rmbench_kernels::bf16::mixed_default() { "+bf16" } else { "" }
-            ),
+            isa: Provenance::isa_label(rmbench_kernels::bf16::mixed_default()),
             rustflags: env!("RMBENCH_RUSTFLAGS").to_string(),
             profile: env!("RMBENCH_PROFILE").to_string(),
             threads: rayon::current_num_threads(),

@@ -23,6 +23,8 @@ pub struct StepSpec {
     pub objective: ObjectiveConfig,
     /// Seed of model, data and sampling.
     pub seed: u64,
+    /// Mixed precision (bf16 differences for the MLP's flipped rows).
+    pub bf16: bool,
 }
 
 /// Timing of k steps after warm-up.
@@ -123,6 +125,9 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
     }
     let baseline = process_baseline_bytes();
     let mut model = new_model(spec.shape, spec.seed);
+    if !model.set_mixed_precision(spec.bf16) {
+        return Err(Error::Input("bf16 precision needs the mlp model and a CPU with AVX512-BF16 (ISA avx512)".into()));
+    }
     let x = random_batch(spec.batch, spec.shape.dim, spec.seed);
     let mut adam = Adam::new(AdamConfig::default(), model.num_params());
     let mut grad = vec![0f32; model.num_params()];

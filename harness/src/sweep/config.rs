@@ -19,6 +19,7 @@
 //! objective = ["rm", "ggis-basic", "ggis-advanced", "rm-uniform"]
 //! without_replacement = [false]
 //! threads = [0]             # 0 = all cores
+//! precision = ["f32"]       # f32 | bf16 (mlp only; default: the --precision flag)
 //! ```
 //! Unknown keys and invalid values are rejected before any work starts, naming the key.
 
@@ -93,6 +94,9 @@ pub struct GridBlock {
     /// Thread counts (0 = all cores).
     #[serde(default = "t0")]
     pub threads: Vec<usize>,
+    /// Precisions of the MLP's flipped rows: f32, bf16 (empty: the process's `--precision`).
+    #[serde(default)]
+    pub precision: Vec<String>,
 }
 
 fn h256() -> Vec<usize> {
@@ -131,6 +135,8 @@ pub struct Point {
     pub without_replacement: bool,
     /// Threads (resolved: never 0).
     pub threads: usize,
+    /// Mixed precision for the MLP's flipped rows.
+    pub bf16: bool,
 }
 
 impl Point {
@@ -182,6 +188,11 @@ fn validate(cfg: &SweepConfig) -> Result<()> {
         nonempty("samples", g.samples.len())?;
         nonempty("threads", g.threads.len())?;
         nonempty("without_replacement", g.without_replacement.len())?;
+        for (i, p) in g.precision.iter().enumerate() {
+            if p != "f32" && p != "bf16" {
+                return Err(Error::config(key("precision", i), format!("`{p}` is not f32 or bf16")));
+            }
+        }
         for (i, m) in g.model.iter().enumerate() {
             parse_model(m)
                 .ok_or_else(|| Error::config(key("model", i), format!("`{m}` is not mlp, rbm or quadratic")))?;
@@ -227,7 +238,9 @@ pub fn expand(cfg: &SweepConfig) -> Vec<Point> {
                                 let objective = Objective::parse(o).expect("validated");
                                 for &s in &g.samples {
                                     for &wor in &g.without_replacement {
-                                        for &t in &g.threads {
+                                        for (&t, prec) in
+                                            g.threads.iter().flat_map(|t| precisions(g).map(move |p| (t, p)))
+                                        {
                                             let sampled = !matches!(
                                                 objective,
                                                 Objective::Rm | Objective::RmSigmoid | Objective::Nce
@@ -240,9 +253,11 @@ pub fn expand(cfg: &SweepConfig) -> Vec<Point> {
                                                 ModelKindName::Mlp => (hidden, layers),
                                             };
                                             let threads = if t == 0 { all } else { t };
+                                            let bf16 = prec && kind == ModelKindName::Mlp;
                                             let id = format!(
-                                                "{m}-h{hidden}-l{layers}-d{dim}-n{batch}-s{samples}-{o}{}-t{threads}",
-                                                if wor { "-wor" } else { "" }
+                                                "{m}-h{hidden}-l{layers}-d{dim}-n{batch}-s{samples}-{o}{}-t{threads}{}",
+                                                if wor { "-wor" } else { "" },
+                                                if bf16 { "-bf16" } else { "" }
                                             );
                                             if out.iter().any(|p| p.id == id) {
                                                 continue;
@@ -255,6 +270,7 @@ pub fn expand(cfg: &SweepConfig) -> Vec<Point> {
                                                 samples,
                                                 without_replacement: wor,
                                                 threads,
+                                                bf16,
                                             });
                                         }
                                     }
@@ -267,6 +283,13 @@ pub fn expand(cfg: &SweepConfig) -> Vec<Point> {
         }
     }
     out
+}
+
+/// The block's precisions as bf16 flags (empty: the process default).
+fn precisions(g: &GridBlock) -> impl Iterator<Item = bool> + '_ {
+    let default = [rmbench_kernels::bf16::mixed_default()];
+    let listed: Vec<bool> = g.precision.iter().map(|p| p == "bf16").collect();
+    if listed.is_empty() { default.to_vec() } else { listed }.into_iter()
 }
 
 /// Parses `k/N` (1-based k, 1 ≤ k ≤ N).
@@ -312,6 +335,20 @@ objective = ["rm", "ggis-basic"]
         let ids: std::collections::HashSet<_> = pts.iter().map(|p| p.id.clone()).collect();
         assert_eq!(ids.len(), pts.len());
         assert!(pts.iter().any(|p| p.id.starts_with("quadratic-h0-l0-d8-n128-s3-ggis-basic")));
+    }
+
+    /// A precision axis doubles the mlp points (ids end in `-bf16`) and leaves other models alone;
+    /// f32 ids keep their old form so existing result files still resume.
+    #[test]
+    fn precision_axis_applies_to_the_mlp_only() {
+        let text = GOOD.replace("[[grid]]", "[[grid]]\nprecision = [\"f32\", \"bf16\"]");
+        let pts = expand(&parse(&text, "t").unwrap());
+        assert_eq!(pts.len(), 2 * 3 + 2 * 2 * 3);
+        assert!(pts.iter().filter(|p| p.bf16).all(|p| p.id.ends_with("-bf16") && p.shape.kind == ModelKindName::Mlp));
+        let f32_ids: Vec<_> = expand(&parse(GOOD, "t").unwrap()).into_iter().map(|p| p.id).collect();
+        assert!(f32_ids.iter().all(|id| pts.iter().any(|p| &p.id == id && !p.bf16)));
+        let e = parse(&GOOD.replace("[[grid]]", "[[grid]]\nprecision = [\"f16\"]"), "t").unwrap_err().to_string();
+        assert!(e.contains("grid[0].precision[0]"), "{e}");
     }
 
     #[test]

@@ -138,8 +138,14 @@ pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
     };
     pool.install(|| {
         row.provenance = Provenance::current();
-        let spec =
-            StepSpec { shape: point.shape, batch: point.batch, objective: point.objective_config(), seed: cfg.seed };
+        row.provenance.isa = Provenance::isa_label(point.bf16);
+        let spec = StepSpec {
+            shape: point.shape,
+            batch: point.batch,
+            objective: point.objective_config(),
+            seed: cfg.seed,
+            bf16: point.bf16,
+        };
         // One probe step predicts the cost; points over budget are recorded as skipped.
         let t = Instant::now();
         if let Err(e) = time_steps(&spec, 0, 1) {

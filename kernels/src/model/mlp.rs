@@ -456,6 +456,9 @@ impl EnergyModel for Mlp {
     fn params_mut(&mut self) -> &mut [f32] {
         &mut self.params
     }
+    fn set_mixed_precision(&mut self, on: bool) -> bool {
+        self.set_bf16(on) == on
+    }
     fn params_changed(&mut self) {
         if self.bf16_packs.is_some() {
             self.pack_bf16();

@@ -109,6 +109,11 @@ pub trait EnergyModel: Send + Sync {
     fn params_mut(&mut self) -> &mut [f32];
     /// Re-establishes invariants after a parameter update (e.g. J's zero diagonal and symmetry).
     fn params_changed(&mut self) {}
+    /// Turns the mixed-precision (bf16) path on or off; returns whether the requested setting is
+    /// in effect (models without one accept only `false`).
+    fn set_mixed_precision(&mut self, on: bool) -> bool {
+        !on
+    }
     /// Extra model settings for safetensors metadata (besides `model`).
     fn metadata(&self) -> Vec<(String, String)> {
         Vec::new()
