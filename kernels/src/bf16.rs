@@ -106,20 +106,24 @@ impl PackedB {
                     let kk = t * 16 + j;
                     let lo = &data[2 * kk * n..(2 * kk + 1) * n];
                     let hi = if 2 * kk + 1 < k { Some(&data[(2 * kk + 1) * n..(2 * kk + 2) * n]) } else { None };
-                    let mut done = 0;
-                    #[cfg(target_arch = "x86_64")]
-                    if available() {
-                        // SAFETY: AVX512-BF16 checked; whole 16-column blocks of the rows and `dst`.
-                        done = unsafe { x86::interleave_blocks(lo, hi, dst) };
-                    }
-                    for c in done..n {
-                        let h = hi.map_or(0, |h| to_bf16(h[c]) as u32);
-                        dst[c] = to_bf16(lo[c]) as u32 | h << 16;
-                    }
+                    pack_pair(lo, hi, dst);
                 }
             });
         }
         *self = PackedB { k, n, data: out };
+    }
+
+    /// Shapes this pack as k × n with unspecified contents (storage reused), for callers that
+    /// fill its pairs themselves ([`PackedB::pairs_mut`], [`pack_pair`]).
+    pub fn reset(&mut self, k: usize, n: usize) {
+        self.k = k;
+        self.n = n;
+        self.data.resize(k.div_ceil(2) * n, 0);
+    }
+
+    /// The packed pairs, ⌈k/2⌉ rows of n: row kk holds rows 2kk and 2kk+1 of the matrix.
+    pub fn pairs_mut(&mut self) -> &mut [u32] {
+        &mut self.data
     }
 
     /// Inner dimension k.
@@ -150,6 +154,23 @@ pub fn pack_row(src: &[f32], dst: &mut [u32]) {
         let lo = to_bf16(src[2 * kk]) as u32;
         let hi = if 2 * kk + 1 < k { to_bf16(src[2 * kk + 1]) as u32 } else { 0 };
         dst[kk] = lo | hi << 16;
+    }
+}
+
+/// Two rows (`hi` = None for a zero row) as one row of pairs: `dst[c]` = (lo[c], hi[c]), the
+/// layout of one [`PackedB`] pair row.
+pub fn pack_pair(lo: &[f32], hi: Option<&[f32]>, dst: &mut [u32]) {
+    let n = lo.len();
+    assert!(dst.len() == n && hi.is_none_or(|h| h.len() == n), "bf16::pack_pair: shapes");
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        // SAFETY: AVX512-BF16 checked; whole 16-column blocks of the rows and `dst`.
+        done = unsafe { x86::interleave_blocks(lo, hi, dst) };
+    }
+    for c in done..n {
+        let h = hi.map_or(0, |h| to_bf16(h[c]) as u32);
+        dst[c] = to_bf16(lo[c]) as u32 | h << 16;
     }
 }
 

@@ -30,16 +30,32 @@ pub struct Mlp {
     /// path is on; rebuilt by `params_changed`.
     bf16_packs: Option<Vec<(bf16::PackedB, bf16::PackedB)>>,
     /// Reused bf16 packs of per-step operands (weight-gradient products).
-    scratch_packs: ScratchPacks,
+    scratch_packs: PackPool,
 }
 
-/// Two reusable bf16 packs; a clone starts empty.
+/// Reusable bf16 packs (like [`Pool`]); a clone starts empty.
 #[derive(Debug, Default)]
-struct ScratchPacks(std::sync::Mutex<(bf16::PackedB, bf16::PackedB)>);
+struct PackPool(std::sync::Mutex<Vec<bf16::PackedB>>);
 
-impl Clone for ScratchPacks {
+impl Clone for PackPool {
     fn clone(&self) -> Self {
-        ScratchPacks::default()
+        PackPool::default()
+    }
+}
+
+impl PackPool {
+    /// A pack shaped k × n with unspecified contents.
+    fn take(&self, k: usize, n: usize) -> bf16::PackedB {
+        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+        p.reset(k, n);
+        p
+    }
+
+    fn give(&self, p: bf16::PackedB) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if g.len() < 16 {
+            g.push(p);
+        }
     }
 }
 
@@ -138,7 +154,7 @@ impl Mlp {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             pool: Pool::default(),
             bf16_packs: None,
-            scratch_packs: ScratchPacks::default(),
+            scratch_packs: PackPool::default(),
         };
         for (k, t) in m.tensors.clone().iter().enumerate() {
             if t.name == "swish.beta" {

@@ -35,6 +35,8 @@ pub(super) struct Split {
     pub(super) flips: Tape,
     /// ΔE = E(flip) − E(base), nb·s.
     pub(super) delta: Vec<f32>,
+    /// bf16 row pairs of the flipped rows' z_j for hidden layers j = 1..L−1.
+    pub(super) zpacks: Vec<bf16::PackedB>,
 }
 
 /// Weighted δ₁ = w_r·∂E_r/∂a₁ of a split chunk, for the first-layer fold.
@@ -74,15 +76,20 @@ impl Mlp {
         let mut base = Tape { m: nb, a: Vec::new(), sig: Vec::new(), z: Vec::new() };
         let mut flips = Tape { m: nf, a: Vec::new(), sig: Vec::new(), z: Vec::new() };
         let mut delta = vec![0f32; nf];
+        let mut zpacks = Vec::with_capacity(l - 1);
         for k in 1..=l {
             let (mut zb, mut sgb) = (self.pool.take(nb * h), self.pool.take(nb * h));
-            super::par_rows3(&ab, &mut zb, &mut sgb, h, |ar, zr, sr| simd::swish_forward(ar, beta, zr, sr));
+            for ((ar, zr), sr) in ab.chunks(h).zip(zb.chunks_mut(h)).zip(sgb.chunks_mut(h)) {
+                simd::swish_forward(ar, beta, zr, sr);
+            }
             let (mut zf, mut sgf) = (self.pool.take(nf * h), self.pool.take(nf * h));
             // Per flipped row: Swish, then either the packed difference z − z_base for the next
-            // product (seeded with the base row's result) or, after the last layer, ΔE.
+            // product (seeded with the base row's result) and z's bf16 row pairs for the weight
+            // gradient, or, after the last layer, ΔE.
             let last = k == l;
             let mut next_b = Buf::default();
             let mut next_f = self.pool.take(if last { 0 } else { nf * h });
+            let mut zpack = self.scratch_packs.take(if last { 0 } else { nf }, h);
             if !last {
                 next_b = self.pool.take(nb * h);
                 let bk = self.b(k);
@@ -95,14 +102,15 @@ impl Mlp {
                 .zip(zf.par_chunks_mut(TASK * h))
                 .zip(sgf.par_chunks_mut(TASK * h))
                 .zip(delta.par_chunks_mut(TASK));
-            let next_chunks: Vec<&mut [f32]> = if last {
-                (0..nf.div_ceil(TASK)).map(|_| &mut [][..]).collect()
+            let n_tasks = nf.div_ceil(TASK);
+            let outs: Vec<(&mut [f32], &mut [u32])> = if last {
+                (0..n_tasks).map(|_| (&mut [][..], &mut [][..])).collect()
             } else {
-                next_f.chunks_mut(TASK * h).collect()
+                next_f.chunks_mut(TASK * h).zip(zpack.pairs_mut().chunks_mut(TASK / 2 * h)).collect()
             };
-            tasks.zip(next_chunks).enumerate().for_each_init(
+            tasks.zip(outs).enumerate().for_each_init(
                 || scratch(h),
-                |(diff, ap), (t, ((((ar, zr), sr), dr), nr))| {
+                |(diff, ap), (t, ((((ar, zr), sr), dr), (nr, zp)))| {
                     let rows = ar.len() / h.max(1);
                     for i in 0..rows {
                         let (lo, hi) = (i * h, (i + 1) * h);
@@ -118,6 +126,7 @@ impl Mlp {
                         }
                     }
                     if !last {
+                        pack_pairs(zr, rows, h, zp);
                         bf16::gemm_block(nr, rows, ap, &packs[k - 1].0, true);
                     }
                 },
@@ -128,133 +137,160 @@ impl Mlp {
             flips.a.push(af);
             flips.sig.push(sgf);
             flips.z.push(zf);
+            if last {
+                self.scratch_packs.give(zpack);
+            } else {
+                zpacks.push(zpack);
+            }
             ab = next_b;
             af = next_f;
         }
-        Split { s, base, flips, delta }
+        Split { s, base, flips, delta, zpacks }
     }
 
     /// Weighted backward of a split chunk (wb per base row, wf per flip): accumulates the
     /// gradients of layers 1..=L, β and b₀ into `grad` and returns the weighted δ₁.
+    ///
+    /// Layer k−1 (z_{k−1} → a_k) has ∂W = Σ_r w_r δ̂_k[r]ᵀ z_{k−1}[r]; with δ̂(flip) = δ̂(base) + Δ,
+    ///   ∂W = Σ_b δ̂_bᵀ·(w_b z_b + Σ_{f∈b} w_f z_f)   (f32, nb rows)
+    ///      + Σ_f (w_f Δ_f)ᵀ·z_f                      (bf16, nf rows; Δ small, so the error ∝ Δ),
+    ///   ∂b = Σ_b (w_b + Σ_f w_f)·δ̂_b + Σ_f w_f Δ_f.
     pub(super) fn backward_split(&self, sp: Split, wb: &[f32], wf: &[f32], grad: &mut [f32]) -> SplitDelta {
         let (h, l, beta, s) = (self.h, self.layers, self.beta(), sp.s);
         let packs = self.bf16_packs.as_ref().expect("backward_split needs the bf16 packs");
         let (nb, nf) = (sp.base.m, sp.flips.m);
         let k2 = h.div_ceil(2);
-        // Output layer: ∂W_L = Σ_r w_r z_L[r], ∂b_L = Σ_r w_r; dz_L = W_L for every row.
-        {
-            let (zb, zf) = (&sp.base.z[l - 1], &sp.flips.z[l - 1]);
-            let parts: Vec<Vec<f32>> =
-                zf.par_chunks(TASK * h).zip(wf.par_chunks(TASK)).map(|(z, w)| weighted_col_sums(z, w, h)).collect();
-            let gw = &mut grad[self.t(2 * l).range()];
-            for part in std::iter::once(weighted_col_sums(zb, wb, h)).chain(parts) {
-                gw.iter_mut().zip(&part).for_each(|(g, &v)| *g += v);
+        let wtot: Vec<f32> = (0..nb).map(|r| wb[r] + wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
+        // Y_j = w_b z_b,j + Σ_f w_f z_f,j for hidden layers j = 1..L−1, in one pass: [j][b][H].
+        let mut ys = self.pool.take((l - 1) * nb * h);
+        ys.par_chunks_mut(h).enumerate().for_each(|(q, yr)| {
+            let (j, r) = (q / nb, q % nb);
+            let (zb, zf) = (&sp.base.z[j], &sp.flips.z[j]);
+            yr.iter_mut().zip(&zb[r * h..(r + 1) * h]).for_each(|(o, &v)| *o = wb[r] * v);
+            for f in r * s..(r + 1) * s {
+                yr.iter_mut().zip(&zf[f * h..(f + 1) * h]).for_each(|(o, &v)| *o += wf[f] * v);
             }
-            grad[self.t(2 * l + 1).offset] += wb.iter().chain(wf).sum::<f32>();
-        }
+        });
+        // Output layer: ∂b_L = Σ_r w_r; ∂W_L = Σ_r w_r z_L[r] (base rows here, flips in the tasks).
+        grad[self.t(2 * l + 1).offset] += wb.iter().chain(wf).sum::<f32>();
+        let mut out_sum = weighted_col_sums(&sp.base.z[l - 1], wb, h);
         let wl = self.w(l);
         let mut dzb = self.pool.take(nb * h);
-        let mut dzf = self.pool.take(nf * h);
         dzb.chunks_mut(h).for_each(|r| r.copy_from_slice(wl));
-        dzf.par_chunks_mut(h).for_each(|r| r.copy_from_slice(wl));
-        let wtot: Vec<f32> = (0..nb).map(|r| wb[r] + wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
+        let mut dzf = self.pool.take(if l > 1 { nf * h } else { 0 });
         let mut db = self.pool.take(nb * h);
         let mut wdb = self.pool.take(nb * h);
         let mut wdf = self.pool.take(nf * h);
+        let mut ppack = self.scratch_packs.take(0, h);
         let mut dbeta = 0f32;
         for k in (1..=l).rev() {
-            // Base rows: δ̂ = dz ⊙ swish'(a), weighted copy, dz_{k−1} = δ̂·W_{k−1} in f32.
-            let first = k == 1;
+            let (first, top) = (k == 1, k == l);
+            // Base rows: δ̂ = dz ⊙ swish'(a); bias weight w_b (k = 1) or w_b + Σ_f w_f (k ≥ 2).
             let (a, sg) = (&sp.base.a[k - 1], &sp.base.sig[k - 1]);
             for r in 0..nb {
                 let rr = r * h..(r + 1) * h;
                 let part =
                     simd::swish_backward(&a[rr.clone()], &sg[rr.clone()], beta, &dzb[rr.clone()], &mut db[rr.clone()]);
                 dbeta += wb[r] * part;
-                // Bias weight: the base's own, or (k ≥ 2, difference form) that of base and flips.
                 let wr = if first { wb[r] } else { wtot[r] };
                 wdb[rr.clone()].iter_mut().zip(&db[rr]).for_each(|(o, &v)| *o = wr * v);
             }
             let mut dzb_next = self.pool.take(if first { 0 } else { nb * h });
             if !first {
                 gemm(&mut dzb_next, nb, h, Operand::new(&db, nb, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
+                ppack.reset(nf, h);
             }
-            // Flipped rows, per task: δ̂, its weighted copy, the packed difference δ̂ − δ̂_base and
-            // dz_{k−1} = dz_{k−1}(base) + bf16 product, written over dz_k (read first).
-            let (a, sg) = (&sp.flips.a[k - 1], &sp.flips.sig[k - 1]);
-            let parts: Vec<f32> = dzf
-                .par_chunks_mut(TASK * h)
-                .zip(wdf.par_chunks_mut(TASK * h))
-                .zip(a.par_chunks(TASK * h).zip(sg.par_chunks(TASK * h)))
+            // Flipped rows, per task: δ̂ (dz_L = W_L on top), then either (k = 1) the weighted δ̂
+            // for the fold, or the packed difference Δ = δ̂ − δ̂_base for dz_{k−1} = dz_{k−1}(base)
+            // + bf16 product (written over dz_k, read first) and w·Δ's pairs for ∂W_{k−1}.
+            // Each task returns its β part, the column sums of what it weighted, and on top Σ w z_L.
+            let (a, sg, zt) = (&sp.flips.a[k - 1], &sp.flips.sig[k - 1], &sp.flips.z[k - 1]);
+            let n_tasks = nf.div_ceil(TASK);
+            let dz_chunks: Vec<&mut [f32]> =
+                if l == 1 { (0..n_tasks).map(|_| &mut [][..]).collect() } else { dzf.chunks_mut(TASK * h).collect() };
+            let pp: Vec<&mut [u32]> = if first {
+                (0..n_tasks).map(|_| &mut [][..]).collect()
+            } else {
+                ppack.pairs_mut().chunks_mut(TASK / 2 * h).collect()
+            };
+            let parts: Vec<(f32, Vec<f32>, Vec<f32>)> = a
+                .par_chunks(TASK * h)
+                .zip(sg.par_chunks(TASK * h))
+                .zip(zt.par_chunks(TASK * h))
                 .zip(wf.par_chunks(TASK))
+                .zip(wdf.par_chunks_mut(TASK * h))
+                .zip(dz_chunks)
+                .zip(pp)
                 .enumerate()
                 .map_init(
                     || (scratch(h), vec![0f32; TASK * h]),
-                    |((_, ap), dl), (t, (((dz, wd), (ar, sr)), w))| {
-                        let rows = dz.len() / h.max(1);
-                        let mut part = 0f32;
+                    |((_, ap), dl), (t, ((((((ar, sr), zr), w), wd), dz), pp))| {
+                        let rows = ar.len() / h.max(1);
+                        let (mut part, mut cols, mut outs) = (0f32, vec![0f32; h], Vec::new());
                         for i in 0..rows {
                             let (lo, hi) = (i * h, (i + 1) * h);
-                            let d = &mut dl[lo..hi];
-                            part += w[i] * simd::swish_backward(&ar[lo..hi], &sr[lo..hi], beta, &dz[lo..hi], d);
-                            if first {
-                                wd[lo..hi].iter_mut().zip(d.iter()).for_each(|(o, &v)| *o = w[i] * v);
-                            }
+                            let dzr = if top { wl } else { &dz[lo..hi] };
+                            part += w[i] * simd::swish_backward(&ar[lo..hi], &sr[lo..hi], beta, dzr, &mut dl[lo..hi]);
                         }
-                        if !first {
+                        if top {
+                            outs = weighted_col_sums(zr, w, h);
+                        }
+                        if first {
                             for i in 0..rows {
                                 let (lo, hi) = (i * h, (i + 1) * h);
-                                let p = (t * TASK + i) / s;
-                                let d0 = &db[p * h..(p + 1) * h];
-                                dl[lo..hi].iter_mut().zip(d0).for_each(|(o, &b)| *o -= b);
-                                bf16::pack_row(&dl[lo..hi], &mut ap[i * k2..(i + 1) * k2]);
                                 wd[lo..hi].iter_mut().zip(&dl[lo..hi]).for_each(|(o, &v)| *o = w[i] * v);
-                                dz[lo..hi].copy_from_slice(&dzb_next[p * h..(p + 1) * h]);
                             }
-                            bf16::gemm_block(dz, rows, ap, &packs[k - 2].1, true);
+                            add_rows(&mut cols, &wd[..rows * h], h);
+                            return (part, cols, outs);
                         }
-                        part
+                        for i in 0..rows {
+                            let (lo, hi) = (i * h, (i + 1) * h);
+                            let p = (t * TASK + i) / s;
+                            let d = &mut dl[lo..hi];
+                            d.iter_mut().zip(&db[p * h..(p + 1) * h]).for_each(|(o, &b)| *o -= b);
+                            bf16::pack_row(d, &mut ap[i * k2..(i + 1) * k2]);
+                            d.iter_mut().for_each(|v| *v *= w[i]);
+                        }
+                        add_rows(&mut cols, &dl[..rows * h], h);
+                        pack_pairs(&dl[..rows * h], rows, h, pp);
+                        // dz_{k−1} rows: base result, then the bf16 product of the differences.
+                        for i in 0..rows {
+                            let p = (t * TASK + i) / s;
+                            dz[i * h..(i + 1) * h].copy_from_slice(&dzb_next[p * h..(p + 1) * h]);
+                        }
+                        bf16::gemm_block(dz, rows, ap, &packs[k - 2].1, true);
+                        (part, cols, outs)
                     },
                 )
                 .collect();
-            dbeta += parts.iter().sum::<f32>();
+            let bias = if first { self.t(1).clone() } else { self.t(2 * (k - 1) + 1).clone() };
+            super::col_sums_into(&wdb, h, &mut grad[bias.range()]);
+            for (part, cols, outs) in &parts {
+                dbeta += part;
+                grad[bias.range()].iter_mut().zip(cols).for_each(|(g, &v)| *g += v);
+                out_sum.iter_mut().zip(outs).for_each(|(g, &v)| *g += v);
+            }
+            if top {
+                grad[self.t(2 * l).range()].iter_mut().zip(&out_sum).for_each(|(g, &v)| *g += v);
+            }
             if first {
                 self.pool.give(dzb_next);
                 break;
             }
-            // Layer k−1 (z_{k−1} → a_k): ∂W = Σ_r w_r δ̂_k[r]ᵀ z_{k−1}[r]. With δ̂(flip) = δ̂(base) + Δ:
-            //   ∂W = Σ_b δ̂_bᵀ·(w_b z_b + Σ_{f∈b} w_f z_f)   (f32, nb rows)
-            //      + Σ_f (w_f Δ_f)ᵀ·z_f                      (bf16, nf rows; Δ small, error ∝ Δ),
-            // ∂b = Σ_b (w_b + Σ_f w_f)·δ̂_b + Σ_f w_f Δ_f.
-            let (wt, bt) = (self.t(2 * (k - 1)).clone(), self.t(2 * (k - 1) + 1).clone());
-            let (zb, zf) = (&sp.base.z[k - 2], &sp.flips.z[k - 2]);
-            let mut y = self.pool.take(nb * h);
-            y.par_chunks_mut(h).enumerate().for_each(|(r, yr)| {
-                yr.iter_mut().zip(&zb[r * h..(r + 1) * h]).for_each(|(o, &v)| *o = wb[r] * v);
-                for f in r * s..(r + 1) * s {
-                    yr.iter_mut().zip(&zf[f * h..(f + 1) * h]).for_each(|(o, &v)| *o += wf[f] * v);
-                }
-            });
-            gemm(&mut grad[wt.range()], h, h, Operand::t(&db, nb, h), Operand::new(&y, nb, h), 1.0, true);
-            self.pool.give(y);
-            {
-                let mut g = self.scratch_packs.0.lock().unwrap_or_else(|e| e.into_inner());
-                let (pa, pz) = &mut *g;
-                pa.repack_rows(&wdf, nf, h);
-                pz.repack_rows(zf, nf, h);
-                bf16::gemm_tn(&mut grad[wt.range()], pa, pz, true);
-            }
-            super::col_sums_into(&wdb, h, &mut grad[bt.range()]);
-            super::col_sums_into(&wdf, h, &mut grad[bt.range()]);
+            let wt = self.t(2 * (k - 1)).clone();
+            let y = &ys[(k - 2) * nb * h..(k - 1) * nb * h];
+            gemm(&mut grad[wt.range()], h, h, Operand::t(&db, nb, h), Operand::new(y, nb, h), 1.0, true);
+            bf16::gemm_tn(&mut grad[wt.range()], &ppack, &sp.zpacks[k - 2], true);
             self.pool.give(std::mem::replace(&mut dzb, dzb_next));
         }
         let nparams = grad.len();
         grad[nparams - 1] += dbeta;
-        let b0 = self.t(1).clone();
-        super::col_sums_into(&wdb, h, &mut grad[b0.range()]);
-        super::col_sums_into(&wdf, h, &mut grad[b0.range()]);
-        for b in [dzb, dzf, db] {
+        for b in [dzb, dzf, db, ys] {
             self.pool.give(b);
+        }
+        self.scratch_packs.give(ppack);
+        for p in sp.zpacks {
+            self.scratch_packs.give(p);
         }
         self.recycle(sp.base);
         self.recycle(sp.flips);
@@ -290,6 +326,21 @@ impl Mlp {
     /// Whether products of flipped rows run as bf16 differences (the bf16 switch is on, s ≥ 1).
     pub(super) fn split_mode(&self, s: usize) -> bool {
         self.bf16_packs.is_some() && s >= 1 && self.h > 0
+    }
+}
+
+/// H-wide rows (`rows` of them) as bf16 row pairs into `dst` (⌈rows/2⌉ pair rows).
+fn pack_pairs(m: &[f32], rows: usize, h: usize, dst: &mut [u32]) {
+    for (q, d) in dst.chunks_mut(h).take(rows.div_ceil(2)).enumerate() {
+        let hi = (2 * q + 1 < rows).then(|| &m[(2 * q + 1) * h..(2 * q + 2) * h]);
+        bf16::pack_pair(&m[2 * q * h..(2 * q + 1) * h], hi, d);
+    }
+}
+
+/// out[c] += Σ_r m[r·h + c].
+fn add_rows(out: &mut [f32], m: &[f32], h: usize) {
+    for r in m.chunks(h) {
+        out.iter_mut().zip(r).for_each(|(o, &v)| *o += v);
     }
 }
 
