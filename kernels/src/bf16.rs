@@ -73,17 +73,28 @@ impl PackedB {
         if !b.trans {
             return PackedB::from_rows(b.data, b.rows, b.cols);
         }
-        // op(B) = stored matrixᵀ: transpose in f32 (blocks of 16 rows for locality), then pack.
+        // op(B) = Mᵀ with M (n × k) stored: the pair (B[2kk, c], B[2kk+1, c]) = (M[c, 2kk],
+        // M[c, 2kk+1]) is adjacent in row c of M, so convert M's rows ([`pack_row`]) and transpose
+        // the n × ⌈k/2⌉ pair matrix in 16 × 16 blocks.
         let (k, n) = (b.cols, b.rows);
-        let mut t = vec![0f32; k * n];
-        for r0 in (0..n).step_by(16) {
-            for c in 0..k {
-                for r in r0..(r0 + 16).min(n) {
-                    t[c * n + r] = b.data[r * k + c];
+        let k2 = k.div_ceil(2);
+        let mut rows = vec![0u32; n * k2];
+        if k2 > 0 {
+            for (c, dst) in rows.chunks_mut(k2).enumerate() {
+                pack_row(&b.data[c * k..(c + 1) * k], dst);
+            }
+        }
+        let mut data = vec![0u32; k2 * n];
+        for c0 in (0..n).step_by(16) {
+            for kk0 in (0..k2).step_by(16) {
+                for c in c0..(c0 + 16).min(n) {
+                    for kk in kk0..(kk0 + 16).min(k2) {
+                        data[kk * n + c] = rows[c * k2 + kk];
+                    }
                 }
             }
         }
-        PackedB::from_rows(&t, k, n)
+        PackedB { k, n, data }
     }
 
     /// Packs a row-major k × n matrix (no transpose), converting row pairs 16 columns at a time

@@ -31,6 +31,10 @@ pub struct Mlp {
     bf16_packs: Option<Vec<(bf16::PackedB, bf16::PackedB)>>,
     /// Reused bf16 packs of per-step operands (weight-gradient products).
     scratch_packs: PackPool,
+    /// Base-row pass of the last input gradient (bf16 mode), reused by the flipped rows.
+    base_cache: mixed::BaseCache,
+    /// Parameter generation: bumped by `params_mut` and `params_changed`, part of cache keys.
+    generation: u64,
 }
 
 /// Reusable bf16 packs (like [`Pool`]); a clone starts empty.
@@ -155,6 +159,8 @@ impl Mlp {
             pool: Pool::default(),
             bf16_packs: None,
             scratch_packs: PackPool::default(),
+            base_cache: mixed::BaseCache::default(),
+            generation: 0,
         };
         for (k, t) in m.tensors.clone().iter().enumerate() {
             if t.name == "swish.beta" {
@@ -209,8 +215,12 @@ impl Mlp {
     fn pack_bf16(&mut self) {
         let h = self.h;
         let packs = (1..self.layers)
+            .into_par_iter()
             .map(|k| {
-                (bf16::PackedB::new(Operand::t(self.w(k), h, h)), bf16::PackedB::new(Operand::new(self.w(k), h, h)))
+                rayon::join(
+                    || bf16::PackedB::new(Operand::t(self.w(k), h, h)),
+                    || bf16::PackedB::new(Operand::new(self.w(k), h, h)),
+                )
             })
             .collect();
         if let Some(p) = self.bf16_packs.as_mut() {
@@ -277,10 +287,7 @@ impl Mlp {
                 let mut next = self.pool.take(m * h);
                 let bk = self.b(k);
                 next.par_chunks_mut(h).for_each(|r| r.copy_from_slice(bk));
-                match &self.bf16_packs {
-                    Some(p) => bf16::gemm(&mut next, m, &z, &p[k - 1].0, true),
-                    None => gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, true),
-                }
+                gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, true);
                 a = next;
             } else {
                 a = Buf::default();
@@ -360,12 +367,7 @@ impl Mlp {
                     );
                     col_sums_into(&delta, h, &mut grad[bt.range()]);
                 }
-                match &self.bf16_packs {
-                    Some(p) => bf16::gemm(&mut dz, m, &delta, &p[k - 2].1, false),
-                    None => {
-                        gemm(&mut dz, m, h, Operand::new(&delta, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false)
-                    }
-                }
+                gemm(&mut dz, m, h, Operand::new(&delta, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
             }
         }
         if let Some(grad) = grad {
@@ -417,7 +419,7 @@ impl Mlp {
             if self.split_mode(s) {
                 let sp = self.forward_split(x, rows.clone(), idx, s);
                 out[rows.start * s..rows.end * s].copy_from_slice(&sp.delta);
-                self.recycle(sp.base);
+                self.recycle_base(sp.base);
                 self.recycle(sp.flips);
                 continue;
             }
@@ -470,12 +472,14 @@ impl EnergyModel for Mlp {
         &self.params
     }
     fn params_mut(&mut self) -> &mut [f32] {
+        self.generation += 1;
         &mut self.params
     }
     fn set_mixed_precision(&mut self, on: bool) -> bool {
         self.set_bf16(on) == on
     }
     fn params_changed(&mut self) {
+        self.generation += 1;
         if self.bf16_packs.is_some() {
             self.pack_bf16();
         }
@@ -518,6 +522,9 @@ impl EnergyModel for Mlp {
     /// Forward, backward to δ₁, then ∂E/∂x = δ₁·W₀ (GEMM n × H × d).
     fn input_grad(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]) {
         let (h, d) = (self.h, self.d);
+        if self.split_mode(1) && x.n() <= self.chunk_rows && x.n() > 0 {
+            return self.input_grad_cached(x, energy, grad);
+        }
         for rows in self.chunks(x.n(), 1) {
             let m = rows.len();
             let a = self.flip_rows(x, rows.clone(), &[], 0, true);
@@ -577,7 +584,7 @@ impl EnergyModel for Mlp {
             if self.split_mode(s) {
                 let sp = self.forward_split(x, rows.clone(), idx, s);
                 if !weights(rows.clone(), &sp.delta, &mut wb[lo..hi], &mut wf[lo * s..hi * s]) {
-                    self.recycle(sp.base);
+                    self.recycle_base(sp.base);
                     self.recycle(sp.flips);
                     return false;
                 }

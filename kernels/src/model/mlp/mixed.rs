@@ -28,10 +28,42 @@ use rayon::prelude::*;
 /// its share of the product on rows that stay in L2 (a multiple of the 6-row tile).
 const TASK: usize = 96;
 
+/// The f32 pass of base rows, forward and unweighted backward (no weights needed: δ̂ = ∂E/∂a),
+/// shared by the proposal's input gradient and the flipped rows of the same batch.
+pub(super) struct Base {
+    pub(super) tape: Tape,
+    /// E of each base row.
+    pub(super) energy: Vec<f32>,
+    /// δ̂_k = ∂E/∂a_k for k = 1..=L (nb × H each).
+    pub(super) dhat: Vec<Buf>,
+    /// dz_k = ∂E/∂z_k for k = 1..L−1 (dz_L = W_L).
+    pub(super) dz: Vec<Buf>,
+    /// Per layer k and row r: Σ_c dz·∂z/∂β (the row's unweighted β gradient at layer k).
+    pub(super) beta_parts: Vec<Vec<f32>>,
+}
+
+/// The last [`Base`] computed by an input gradient, keyed by batch and parameter generation, so
+/// that the objective's next call on the same batch does not repeat it. A clone starts empty.
+#[derive(Default)]
+pub(super) struct BaseCache(std::sync::Mutex<Option<(u64, Base)>>);
+
+impl Clone for BaseCache {
+    fn clone(&self) -> Self {
+        BaseCache::default()
+    }
+}
+
+impl std::fmt::Debug for BaseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BaseCache")
+    }
+}
+
 /// Forward state of one chunk: base rows (nb) and their flips (nb·s, base-major).
 pub(super) struct Split {
     pub(super) s: usize,
-    pub(super) base: Tape,
+    pub(super) base: Base,
+
     pub(super) flips: Tape,
     /// ΔE = E(flip) − E(base), nb·s.
     pub(super) delta: Vec<f32>,
@@ -51,51 +83,126 @@ fn scratch(h: usize) -> (Vec<f32>, Vec<u32>) {
 }
 
 impl Mlp {
-    /// First-layer pre-activations of base rows `rows` (nb × H) and of their s flips (nb·s × H).
-    fn split_rows(&self, x: &BitBatch, rows: std::ops::Range<usize>, idx: &[u32], s: usize) -> (Buf, Buf) {
+    /// First-layer pre-activations of the s flips of base rows `rows` (nb·s × H), from the base
+    /// rows' a₁ (`a1`, nb × H).
+    fn split_rows(&self, x: &BitBatch, rows: std::ops::Range<usize>, idx: &[u32], s: usize, a1: &[f32]) -> Buf {
         let h = self.h;
-        let mut ab = self.pool.take(rows.len() * h);
         let mut af = self.pool.take(rows.len() * s * h);
-        ab.par_chunks_mut(h).zip(af.par_chunks_mut(s * h)).zip(rows).for_each(|((base, out), r)| {
+        af.par_chunks_mut(s * h).zip(a1.par_chunks(h)).zip(rows).for_each(|((out, base), r)| {
             let row = x.row(r);
-            self.first_layer(row, base);
             for j in 0..s {
                 self.flip_into(base, row, idx[r * s + j] as usize, &mut out[j * h..(j + 1) * h]);
             }
         });
-        (ab, af)
+        af
+    }
+
+    /// Forward and unweighted backward of base rows `rows` in f32.
+    pub(super) fn base_pass(&self, x: &BitBatch, rows: std::ops::Range<usize>) -> Base {
+        let (h, l, beta) = (self.h, self.layers, self.beta());
+        let m = rows.len();
+        let a = self.flip_rows(x, rows, &[], 0, true);
+        let (tape, energy) = self.forward(a, m);
+        let wl = self.w(l);
+        let mut top = self.pool.take(m * h);
+        top.chunks_mut(h).for_each(|r| r.copy_from_slice(wl));
+        let (mut dhat, mut dz, mut beta_parts) = (Vec::new(), Vec::<Buf>::new(), Vec::new());
+        for k in (1..=l).rev() {
+            let dzk: &[f32] = if k == l { &top } else { &dz[dz.len() - 1] };
+            let mut d = self.pool.take(m * h);
+            let parts: Vec<f32> = d
+                .par_chunks_mut(h)
+                .zip(tape.a[k - 1].par_chunks(h).zip(tape.sig[k - 1].par_chunks(h)).zip(dzk.par_chunks(h)))
+                .map(|(dr, ((ar, sr), zr))| simd::swish_backward(ar, sr, beta, zr, dr))
+                .collect();
+            if k >= 2 {
+                let mut next = self.pool.take(m * h);
+                gemm(&mut next, m, h, Operand::new(&d, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
+                dz.push(next);
+            }
+            dhat.push(d);
+            beta_parts.push(parts);
+        }
+        self.pool.give(top);
+        // Collected from the top layer down; stored by layer.
+        dhat.reverse();
+        dz.reverse();
+        beta_parts.reverse();
+        Base { tape, energy, dhat, dz, beta_parts }
+    }
+
+    /// Input gradient ∂E/∂x = δ̂₁·W₀ of a batch that fits one chunk, keeping its [`Base`] for
+    /// the flipped rows that follow (bf16 mode only).
+    pub(super) fn input_grad_cached(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]) {
+        let (n, h, d) = (x.n(), self.h, self.d);
+        let base = self.base_pass(x, 0..n);
+        energy.copy_from_slice(&base.energy);
+        if d > 0 {
+            gemm(grad, n, d, Operand::new(&base.dhat[0], n, h), Operand::t(self.w(0), d, h), 1.0, false);
+        }
+        let mut g = self.base_cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, old)) = g.replace((self.batch_key(x), base)) {
+            self.recycle_base(old);
+        }
+    }
+
+    /// The cached [`Base`] of `x` if `rows` is the whole batch and the parameters are unchanged.
+    fn cached_base(&self, x: &BitBatch, rows: &std::ops::Range<usize>) -> Option<Base> {
+        if rows.start != 0 || rows.end != x.n() {
+            return None;
+        }
+        let mut g = self.base_cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        match g.take() {
+            Some((key, base)) if key == self.batch_key(x) => Some(base),
+            other => {
+                *g = other;
+                None
+            }
+        }
+    }
+
+    /// Hash of the batch's bits, its shape and the parameter generation.
+    fn batch_key(&self, x: &BitBatch) -> u64 {
+        let mut k = (x.n() as u64) ^ ((x.d() as u64) << 32) ^ self.generation.rotate_left(17);
+        for r in 0..x.n() {
+            for &w in x.row(r) {
+                k = (k.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+            }
+        }
+        k
+    }
+
+    pub(super) fn recycle_base(&self, b: Base) {
+        self.recycle(b.tape);
+        for v in b.dhat.into_iter().chain(b.dz) {
+            self.pool.give(v);
+        }
     }
 
     /// Forward of base rows `rows` and their s flips each, flips by bf16 difference products.
     pub(super) fn forward_split(&self, x: &BitBatch, rows: std::ops::Range<usize>, idx: &[u32], s: usize) -> Split {
         let (h, l, beta) = (self.h, self.layers, self.beta());
         let packs = self.bf16_packs.as_ref().expect("forward_split needs the bf16 packs");
-        let (nb, nf) = (rows.len(), rows.len() * s);
+        let nf = rows.len() * s;
         let k2 = h.div_ceil(2);
-        let (mut ab, mut af) = self.split_rows(x, rows, idx, s);
-        let mut base = Tape { m: nb, a: Vec::new(), sig: Vec::new(), z: Vec::new() };
+        let base = match self.cached_base(x, &rows) {
+            Some(b) => b,
+            None => self.base_pass(x, rows.clone()),
+        };
+        let mut af = self.split_rows(x, rows, idx, s, &base.tape.a[0]);
         let mut flips = Tape { m: nf, a: Vec::new(), sig: Vec::new(), z: Vec::new() };
         let mut delta = vec![0f32; nf];
         let mut zpacks = Vec::with_capacity(l - 1);
         for k in 1..=l {
-            let (mut zb, mut sgb) = (self.pool.take(nb * h), self.pool.take(nb * h));
-            for ((ar, zr), sr) in ab.chunks(h).zip(zb.chunks_mut(h)).zip(sgb.chunks_mut(h)) {
-                simd::swish_forward(ar, beta, zr, sr);
-            }
+            let zb = &base.tape.z[k - 1];
             let (mut zf, mut sgf) = (self.pool.take(nf * h), self.pool.take(nf * h));
             // Per flipped row: Swish, then either the packed difference z − z_base for the next
             // product (seeded with the base row's result) and z's bf16 row pairs for the weight
             // gradient, or, after the last layer, ΔE.
             let last = k == l;
-            let mut next_b = Buf::default();
+            let next_b: &[f32] = if last { &[] } else { &base.tape.a[k] };
             let mut next_f = self.pool.take(if last { 0 } else { nf * h });
             let mut zpack = self.scratch_packs.take(if last { 0 } else { nf }, h);
-            if !last {
-                next_b = self.pool.take(nb * h);
-                let bk = self.b(k);
-                next_b.chunks_mut(h).for_each(|r| r.copy_from_slice(bk));
-                gemm(&mut next_b, nb, h, Operand::new(&zb, nb, h), Operand::t(self.w(k), h, h), 1.0, true);
-            }
             let wl = self.w(l);
             let tasks = af
                 .par_chunks(TASK * h)
@@ -131,9 +238,6 @@ impl Mlp {
                     }
                 },
             );
-            base.a.push(ab);
-            base.sig.push(sgb);
-            base.z.push(zb);
             flips.a.push(af);
             flips.sig.push(sgf);
             flips.z.push(zf);
@@ -142,7 +246,6 @@ impl Mlp {
             } else {
                 zpacks.push(zpack);
             }
-            ab = next_b;
             af = next_f;
         }
         Split { s, base, flips, delta, zpacks }
@@ -158,14 +261,14 @@ impl Mlp {
     pub(super) fn backward_split(&self, sp: Split, wb: &[f32], wf: &[f32], grad: &mut [f32]) -> SplitDelta {
         let (h, l, beta, s) = (self.h, self.layers, self.beta(), sp.s);
         let packs = self.bf16_packs.as_ref().expect("backward_split needs the bf16 packs");
-        let (nb, nf) = (sp.base.m, sp.flips.m);
+        let (nb, nf) = (sp.base.tape.m, sp.flips.m);
         let k2 = h.div_ceil(2);
         let wtot: Vec<f32> = (0..nb).map(|r| wb[r] + wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
         // Y_j = w_b z_b,j + Σ_f w_f z_f,j for hidden layers j = 1..L−1, in one pass: [j][b][H].
         let mut ys = self.pool.take((l - 1) * nb * h);
         ys.par_chunks_mut(h).enumerate().for_each(|(q, yr)| {
             let (j, r) = (q / nb, q % nb);
-            let (zb, zf) = (&sp.base.z[j], &sp.flips.z[j]);
+            let (zb, zf) = (&sp.base.tape.z[j], &sp.flips.z[j]);
             yr.iter_mut().zip(&zb[r * h..(r + 1) * h]).for_each(|(o, &v)| *o = wb[r] * v);
             for f in r * s..(r + 1) * s {
                 yr.iter_mut().zip(&zf[f * h..(f + 1) * h]).for_each(|(o, &v)| *o += wf[f] * v);
@@ -173,31 +276,24 @@ impl Mlp {
         });
         // Output layer: ∂b_L = Σ_r w_r; ∂W_L = Σ_r w_r z_L[r] (base rows here, flips in the tasks).
         grad[self.t(2 * l + 1).offset] += wb.iter().chain(wf).sum::<f32>();
-        let mut out_sum = weighted_col_sums(&sp.base.z[l - 1], wb, h);
+        let mut out_sum = weighted_col_sums(&sp.base.tape.z[l - 1], wb, h);
         let wl = self.w(l);
-        let mut dzb = self.pool.take(nb * h);
-        dzb.chunks_mut(h).for_each(|r| r.copy_from_slice(wl));
         let mut dzf = self.pool.take(if l > 1 { nf * h } else { 0 });
-        let mut db = self.pool.take(nb * h);
         let mut wdb = self.pool.take(nb * h);
         let mut wdf = self.pool.take(nf * h);
         let mut ppack = self.scratch_packs.take(0, h);
         let mut dbeta = 0f32;
         for k in (1..=l).rev() {
             let (first, top) = (k == 1, k == l);
-            // Base rows: δ̂ = dz ⊙ swish'(a); bias weight w_b (k = 1) or w_b + Σ_f w_f (k ≥ 2).
-            let (a, sg) = (&sp.base.a[k - 1], &sp.base.sig[k - 1]);
+            // Base rows (δ̂ from the base pass); bias weight w_b (k = 1) or w_b + Σ_f w_f (k ≥ 2).
+            let db = &sp.base.dhat[k - 1];
             for r in 0..nb {
-                let rr = r * h..(r + 1) * h;
-                let part =
-                    simd::swish_backward(&a[rr.clone()], &sg[rr.clone()], beta, &dzb[rr.clone()], &mut db[rr.clone()]);
-                dbeta += wb[r] * part;
+                dbeta += wb[r] * sp.base.beta_parts[k - 1][r];
                 let wr = if first { wb[r] } else { wtot[r] };
-                wdb[rr.clone()].iter_mut().zip(&db[rr]).for_each(|(o, &v)| *o = wr * v);
+                wdb[r * h..(r + 1) * h].iter_mut().zip(&db[r * h..(r + 1) * h]).for_each(|(o, &v)| *o = wr * v);
             }
-            let mut dzb_next = self.pool.take(if first { 0 } else { nb * h });
+            let dzb_next: &[f32] = if first { &[] } else { &sp.base.dz[k - 2] };
             if !first {
-                gemm(&mut dzb_next, nb, h, Operand::new(&db, nb, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
                 ppack.reset(nf, h);
             }
             // Flipped rows, per task: δ̂ (dz_L = W_L on top), then either (k = 1) the weighted δ̂
@@ -274,25 +370,23 @@ impl Mlp {
                 grad[self.t(2 * l).range()].iter_mut().zip(&out_sum).for_each(|(g, &v)| *g += v);
             }
             if first {
-                self.pool.give(dzb_next);
                 break;
             }
             let wt = self.t(2 * (k - 1)).clone();
             let y = &ys[(k - 2) * nb * h..(k - 1) * nb * h];
-            gemm(&mut grad[wt.range()], h, h, Operand::t(&db, nb, h), Operand::new(y, nb, h), 1.0, true);
+            gemm(&mut grad[wt.range()], h, h, Operand::t(db, nb, h), Operand::new(y, nb, h), 1.0, true);
             bf16::gemm_tn(&mut grad[wt.range()], &ppack, &sp.zpacks[k - 2], true);
-            self.pool.give(std::mem::replace(&mut dzb, dzb_next));
         }
         let nparams = grad.len();
         grad[nparams - 1] += dbeta;
-        for b in [dzb, dzf, db, ys] {
+        for b in [dzf, ys] {
             self.pool.give(b);
         }
         self.scratch_packs.give(ppack);
         for p in sp.zpacks {
             self.scratch_packs.give(p);
         }
-        self.recycle(sp.base);
+        self.recycle_base(sp.base);
         self.recycle(sp.flips);
         SplitDelta { base: wdb, flips: wdf }
     }

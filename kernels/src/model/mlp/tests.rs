@@ -211,3 +211,41 @@ fn bf16_error_against_f32() {
         assert!(worst <= 0.02 * mean && rel <= 0.02, "d={d} ×{scale}: ΔE {worst} vs {mean}, grad {rel}");
     }
 }
+
+/// The proposal's base pass is reused by the next flipped-row call on the same batch only: the
+/// gradient after an input gradient equals the gradient without one, bit for bit, and a parameter
+/// change or another batch in between is never served from the cache.
+#[test]
+fn base_cache_serves_only_the_same_batch_and_parameters() {
+    if !crate::bf16::available() {
+        return;
+    }
+    let (d, n, s) = (40, 5, 3);
+    let mut m = model(d, 32, 3, 9);
+    assert!(m.set_bf16(true));
+    let (_, x) = patterns(n, d, 3).swap_remove(0);
+    let (_, y) = patterns(n, d, 4).swap_remove(0);
+    let idx = crate::testing::random_idx(n, s, d, 5);
+    let wf: Vec<f32> = (0..n * s).map(|k| 0.1 + k as f32 * 0.01).collect();
+    let wb: Vec<f32> = (0..n).map(|r| -wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
+    let grad = |m: &Mlp, warm: Option<&BitBatch>| {
+        if let Some(b) = warm {
+            let (mut e, mut g) = (vec![0f32; n], vec![0f32; n * d]);
+            m.input_grad(b, &mut e, &mut g);
+        }
+        let mut out = vec![0f32; m.num_params()];
+        m.param_grad(&x, &wb, &idx, &wf, &mut out);
+        out
+    };
+    let cold = grad(&m, None);
+    assert_eq!(grad(&m, Some(&x)), cold, "cached base differs from a fresh one");
+    assert_eq!(grad(&m, Some(&y)), cold, "another batch's base was used");
+    let (mut e, mut g) = (vec![0f32; n], vec![0f32; n * d]);
+    m.input_grad(&x, &mut e, &mut g);
+    m.params_mut()[0] += 0.5;
+    let mut changed = m.clone();
+    changed.params_changed();
+    let mut after = vec![0f32; m.num_params()];
+    m.param_grad(&x, &wb, &idx, &wf, &mut after);
+    assert_eq!(after, grad(&changed, None), "a stale base survived a parameter change");
+}
