@@ -18,14 +18,8 @@ pub fn softmax(logits: &[f32], q: &mut Vec<f64>) {
 
 /// [`softmax`] into a slice of the same length.
 pub fn softmax_into(logits: &[f32], q: &mut [f64]) {
-    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    // Exponentials in f32 (the branch-free kernel vectorizes), widened to f64 for the sums.
-    for (o, &l) in q.iter_mut().zip(logits) {
-        *o = rmbench_kernels::simd::math::exp_neg(l - m) as f64;
-    }
-    let z: f64 = q.iter().sum();
-    let inv = 1.0 / z;
-    q.iter_mut().for_each(|v| *v *= inv);
+    // Exponentials in f32, sums in f64, on the kernels' dispatched ISA.
+    rmbench_kernels::simd::softmax_into(logits, q);
 }
 
 /// s i.i.d. draws from q (inverse CDF on the running sum `cdf`, rebuilt here).

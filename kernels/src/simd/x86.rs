@@ -245,3 +245,43 @@ unsafe fn softplus_sum512(a: &[f32]) -> f32 {
 unsafe fn softplus_sum256(a: &[f32]) -> f32 {
     super::softplus_sum_body(a)
 }
+
+pub(super) fn softmax_avx512(l: &[f32], q: &mut [f64]) {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { softmax512(l, q) }
+}
+
+pub(super) fn softmax_avx2(l: &[f32], q: &mut [f64]) {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { softmax256(l, q) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn softmax512(l: &[f32], q: &mut [f64]) {
+    super::softmax_body(l, q)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax256(l: &[f32], q: &mut [f64]) {
+    super::softmax_body(l, q)
+}
+
+pub(super) fn scatter_add_avx512(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { scatter_add512(row, nbits, table, width, v) }
+}
+
+pub(super) fn scatter_add_avx2(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { scatter_add256(row, nbits, table, width, v) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn scatter_add512(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
+    super::scatter_add_body(row, nbits, table, width, v)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scatter_add256(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
+    super::scatter_add_body(row, nbits, table, width, v)
+}
