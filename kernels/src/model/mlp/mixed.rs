@@ -77,9 +77,31 @@ pub(super) struct SplitDelta {
     pub(super) flips: Buf,
 }
 
-/// Per-task scratch: one f32 row and the packed bf16 rows of a task.
-fn scratch(h: usize) -> (Vec<f32>, Vec<u32>) {
-    (vec![0f32; h], vec![0u32; TASK * h.div_ceil(2)])
+/// Per-thread task scratch: one f32 row, the packed bf16 rows of a task and a task's f32 rows.
+#[derive(Default)]
+struct Scratch {
+    row: Vec<f32>,
+    packed: Vec<u32>,
+    rows: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch sized for H (grown once, never zero-filled again).
+fn with_scratch<R>(h: usize, f: impl FnOnce(&mut [f32], &mut [u32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|c| {
+        let mut g = c.borrow_mut();
+        let s = &mut *g;
+        let (k2, rows) = (TASK * h.div_ceil(2), TASK * h);
+        if s.row.len() < h || s.packed.len() < k2 || s.rows.len() < rows {
+            s.row.resize(s.row.len().max(h), 0.0);
+            s.packed.resize(s.packed.len().max(k2), 0);
+            s.rows.resize(s.rows.len().max(rows), 0.0);
+        }
+        f(&mut s.row[..h], &mut s.packed[..k2], &mut s.rows[..rows])
+    })
 }
 
 impl Mlp {
@@ -215,9 +237,8 @@ impl Mlp {
             } else {
                 next_f.chunks_mut(TASK * h).zip(zpack.pairs_mut().chunks_mut(TASK / 2 * h)).collect()
             };
-            tasks.zip(outs).enumerate().for_each_init(
-                || scratch(h),
-                |(diff, ap), (t, ((((ar, zr), sr), dr), (nr, zp)))| {
+            tasks.zip(outs).enumerate().for_each(|(t, ((((ar, zr), sr), dr), (nr, zp)))| {
+                with_scratch(h, |diff, ap, _| {
                     let rows = ar.len() / h.max(1);
                     for i in 0..rows {
                         let (lo, hi) = (i * h, (i + 1) * h);
@@ -236,8 +257,8 @@ impl Mlp {
                         pack_pairs(zr, rows, h, zp);
                         bf16::gemm_block(nr, rows, ap, &packs[k - 1].0, true);
                     }
-                },
-            );
+                })
+            });
             flips.a.push(af);
             flips.sig.push(sgf);
             flips.z.push(zf);
@@ -318,9 +339,8 @@ impl Mlp {
                 .zip(dz_chunks)
                 .zip(pp)
                 .enumerate()
-                .map_init(
-                    || (scratch(h), vec![0f32; TASK * h]),
-                    |((_, ap), dl), (t, ((((((ar, sr), zr), w), wd), dz), pp))| {
+                .map(|(t, ((((((ar, sr), zr), w), wd), dz), pp))| {
+                    with_scratch(h, |_, ap, dl| {
                         let rows = ar.len() / h.max(1);
                         let (mut part, mut cols, mut outs) = (0f32, vec![0f32; h], Vec::new());
                         for i in 0..rows {
@@ -356,8 +376,8 @@ impl Mlp {
                         }
                         bf16::gemm_block(dz, rows, ap, &packs[k - 2].1, true);
                         (part, cols, outs)
-                    },
-                )
+                    })
+                })
                 .collect();
             let bias = if first { self.t(1).clone() } else { self.t(2 * (k - 1) + 1).clone() };
             super::col_sums_into(&wdb, h, &mut grad[bias.range()]);
