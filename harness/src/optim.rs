@@ -46,7 +46,7 @@ pub struct Adam {
 /// Global L2 norm of a gradient, accumulated in f64: partial sums of fixed 16384-element chunks
 /// (in parallel), added in chunk order, so the result does not depend on the thread count.
 pub fn grad_norm(g: &[f32]) -> f64 {
-    let parts: Vec<f64> = g.par_chunks(1 << 14).map(|c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>()).collect();
+    let parts: Vec<f64> = g.par_chunks(1 << 14).map(rmbench_kernels::simd::sum_squares).collect();
     parts.iter().sum::<f64>().sqrt()
 }
 
@@ -74,26 +74,23 @@ impl Adam {
         let c = self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.t);
         let bc2 = 1.0 - c.beta2.powi(self.t);
+        let coeffs = rmbench_kernels::simd::AdamCoeffs {
+            lr: c.lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            l1: c.l1,
+            bc1,
+            bc2,
+        };
         const CHUNK: usize = 1 << 14;
         params
             .par_chunks_mut(CHUNK)
             .zip(self.m.par_chunks_mut(CHUNK))
             .zip(self.v.par_chunks_mut(CHUNK))
             .zip(grad.par_chunks(CHUNK))
-            .for_each(|(((p, m), v), g)| {
-                // Zipped iterators (no bounds checks) so the loop vectorizes.
-                for (((pk, mk), vk), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                    let theta = *pk;
-                    // Branch-free sign(θ) with sign(0) = 0.
-                    let sign = (theta > 0.0) as i32 as f32 - (theta < 0.0) as i32 as f32;
-                    let gk = g + c.weight_decay * theta + c.l1 * sign;
-                    *mk = c.beta1 * *mk + (1.0 - c.beta1) * gk;
-                    *vk = c.beta2 * *vk + (1.0 - c.beta2) * gk * gk;
-                    let mh = *mk / bc1;
-                    let vh = *vk / bc2;
-                    *pk = theta - c.lr * mh / (vh.sqrt() + c.eps);
-                }
-            });
+            .for_each(|(((p, m), v), g)| rmbench_kernels::simd::adam_update(p, m, v, g, &coeffs));
     }
 }
 

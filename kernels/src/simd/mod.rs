@@ -299,6 +299,95 @@ pub(crate) fn scatter_add_body(row: &[u64], nbits: usize, table: &mut [f32], wid
     }
 }
 
+/// Adam's per-element constants (bias corrections included).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamCoeffs {
+    /// Learning rate.
+    pub lr: f32,
+    /// β₁.
+    pub beta1: f32,
+    /// β₂.
+    pub beta2: f32,
+    /// ε.
+    pub eps: f32,
+    /// L2 weight decay λ.
+    pub weight_decay: f32,
+    /// L1 penalty λ₁.
+    pub l1: f32,
+    /// 1 − β₁ᵗ.
+    pub bc1: f32,
+    /// 1 − β₂ᵗ.
+    pub bc2: f32,
+}
+
+/// One Adam update in place: g' = g + λθ + λ₁·sign(θ); m ← β₁m + (1−β₁)g'; v ← β₂v + (1−β₂)g'²;
+/// θ ← θ − lr·(m/bc1)/(√(v/bc2) + ε). Element-wise IEEE operations in a fixed order, so every
+/// ISA gives the same bits.
+pub fn adam_update(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &AdamCoeffs) {
+    adam_update_with(isa(), p, m, v, g, c).expect("scalar always available")
+}
+
+/// [`adam_update`] with an explicit ISA; `None` if this CPU lacks it.
+pub fn adam_update_with(
+    isa: Isa,
+    p: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g: &[f32],
+    c: &AdamCoeffs,
+) -> Option<()> {
+    assert!(m.len() == p.len() && v.len() == p.len() && g.len() == p.len(), "adam_update: lengths");
+    match isa {
+        Isa::Scalar => adam_body(p, m, v, g, c),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if detected() >= Isa::Avx512 => x86::adam_avx512(p, m, v, g, c),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if detected() >= Isa::Avx2 => x86::adam_avx2(p, m, v, g, c),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// Portable body of [`adam_update`] (zipped iterators: no bounds checks, so it vectorizes).
+#[inline(always)]
+pub(crate) fn adam_body(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &AdamCoeffs) {
+    for (((pk, mk), vk), &gk) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+        let theta = *pk;
+        // Branch-free sign(θ) with sign(0) = 0.
+        let sign = (theta > 0.0) as i32 as f32 - (theta < 0.0) as i32 as f32;
+        let gk = gk + c.weight_decay * theta + c.l1 * sign;
+        *mk = c.beta1 * *mk + (1.0 - c.beta1) * gk;
+        *vk = c.beta2 * *vk + (1.0 - c.beta2) * gk * gk;
+        let mh = *mk / c.bc1;
+        let vh = *vk / c.bc2;
+        *pk = theta - c.lr * mh / (vh.sqrt() + c.eps);
+    }
+}
+
+/// Σ gᵢ² in f64 over 16 lanes (then summed in lane order): the gradient norm's partial sums.
+pub fn sum_squares(g: &[f32]) -> f64 {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::sum_squares_avx512(g),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::sum_squares_avx2(g),
+        _ => sum_squares_body(g),
+    }
+}
+
+/// Portable body of [`sum_squares`].
+#[inline(always)]
+pub(crate) fn sum_squares_body(g: &[f32]) -> f64 {
+    let mut acc = [0f64; 16];
+    let mut c = g.chunks_exact(16);
+    for ch in &mut c {
+        for k in 0..16 {
+            acc[k] += ch[k] as f64 * ch[k] as f64;
+        }
+    }
+    acc.iter().sum::<f64>() + c.remainder().iter().map(|&x| x as f64 * x as f64).sum::<f64>()
+}
+
 /// Softmax into f64: qᵢ = e^{lᵢ − max l} / Σⱼ e^{lⱼ − max l}, exponentials in f32 (`math::exp_neg`,
 /// relative error < 4e-7), sums in f64 over 16 lanes. The proposal q(i|x) of RMwGGIS. Empty input
 /// leaves `q` empty.
@@ -525,6 +614,39 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn adam_every_isa_same_bits() {
+        let c = AdamCoeffs {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-4,
+            l1: 0.01,
+            bc1: 0.19,
+            bc2: 0.002,
+        };
+        for len in [0usize, 1, 15, 16, 17, 100, 1000] {
+            let mut p0 = random_weights(len, 1);
+            if len > 3 {
+                p0[3] = 0.0; // sign(0) = 0
+            }
+            let (m0, g) = (random_weights(len, 2), random_weights(len, 3));
+            let v0: Vec<f32> = random_weights(len, 4).iter().map(|x| x.abs()).collect();
+            let (mut pw, mut mw, mut vw) = (p0.clone(), m0.clone(), v0.clone());
+            adam_body(&mut pw, &mut mw, &mut vw, &g, &c);
+            for isa in ISAS {
+                let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
+                if adam_update_with(isa, &mut p, &mut m, &mut v, &g, &c).is_none() {
+                    continue;
+                }
+                assert!(p == pw && m == mw && v == vw, "{isa:?} len={len}");
+            }
+            let want: f64 = g.iter().map(|&x| x as f64 * x as f64).sum();
+            assert!((sum_squares(&g) - want).abs() <= 1e-12 * want.max(1.0), "len={len}");
         }
     }
 

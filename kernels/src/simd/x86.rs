@@ -285,3 +285,43 @@ unsafe fn scatter_add512(row: &[u64], nbits: usize, table: &mut [f32], width: us
 unsafe fn scatter_add256(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
     super::scatter_add_body(row, nbits, table, width, v)
 }
+
+pub(super) fn adam_avx512(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &super::AdamCoeffs) {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { adam512(p, m, v, g, c) }
+}
+
+pub(super) fn adam_avx2(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &super::AdamCoeffs) {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { adam256(p, m, v, g, c) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn adam512(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &super::AdamCoeffs) {
+    super::adam_body(p, m, v, g, c)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn adam256(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &super::AdamCoeffs) {
+    super::adam_body(p, m, v, g, c)
+}
+
+pub(super) fn sum_squares_avx512(g: &[f32]) -> f64 {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { sum_squares512(g) }
+}
+
+pub(super) fn sum_squares_avx2(g: &[f32]) -> f64 {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { sum_squares256(g) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn sum_squares512(g: &[f32]) -> f64 {
+    super::sum_squares_body(g)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sum_squares256(g: &[f32]) -> f64 {
+    super::sum_squares_body(g)
+}
