@@ -27,17 +27,6 @@ pub fn gather_add(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
     });
 }
 
-/// table[j·width..] += v for every set bit j < nbits of `row` (the transpose of gather-add).
-pub fn scatter_add(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
-    for_each_one(row, |j| {
-        if j < nbits {
-            for c in 0..width {
-                table[j * width + c] += v[c];
-            }
-        }
-    });
-}
-
 /// A model tensor read in its interchange layout as f64, row-major over `shape`.
 pub fn tensor_f64(model: &dyn EnergyModel, name: &str) -> (Vec<usize>, Vec<f64>) {
     let t: &TensorSpec =

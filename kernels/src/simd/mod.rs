@@ -262,43 +262,6 @@ pub fn softplus_sum(a: &[f32]) -> f32 {
     }
 }
 
-/// Scatter-add, the transpose of [`gather_add`]: table[j·width..(j+1)·width] += v for every set
-/// bit j < `nbits` of `row`. O(popcount·width); the first-layer weight gradient of the MLP.
-pub fn scatter_add(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
-    scatter_add_with(isa(), row, nbits, table, width, v).expect("scalar always available")
-}
-
-/// [`scatter_add`] with an explicit ISA; `None` if this CPU lacks it.
-pub fn scatter_add_with(isa: Isa, row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) -> Option<()> {
-    assert_eq!(v.len(), width);
-    assert!(nbits.min(row.len() * 64) * width <= table.len(), "scatter_add: table too short");
-    match isa {
-        Isa::Scalar => crate::reference::scatter_add(row, nbits, table, width, v),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if detected() >= Isa::Avx512 => x86::scatter_add_avx512(row, nbits, table, width, v),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 if detected() >= Isa::Avx2 => x86::scatter_add_avx2(row, nbits, table, width, v),
-        _ => return None,
-    }
-    Some(())
-}
-
-/// Portable body of [`scatter_add`]: bits ascend, so the first j ≥ nbits ends the walk.
-#[inline(always)]
-pub(crate) fn scatter_add_body(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
-    for (w, &word) in row.iter().enumerate() {
-        let mut m = word;
-        while m != 0 {
-            let j = w * 64 + m.trailing_zeros() as usize;
-            if j >= nbits {
-                return;
-            }
-            table[j * width..(j + 1) * width].iter_mut().zip(v).for_each(|(o, &x)| *o += x);
-            m &= m - 1;
-        }
-    }
-}
-
 /// Adam's per-element constants (bias corrections included).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamCoeffs {
@@ -585,31 +548,6 @@ mod tests {
                         for c in 0..width {
                             // Same additions in the same order per lane: exact.
                             assert_eq!(got[c], want[c], "{isa:?} d={d} width={width} col={c}");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn scatter_add_every_isa_every_width() {
-        for d in dims().into_iter().step_by(3).chain([255, 256, 257, 511, 512, 513]) {
-            let w = crate::bits::words_for(d);
-            for width in [1usize, 7, 16, 17, 64, 129, 256] {
-                let v = random_weights(width, 7);
-                for a in rows(w, d, d as u64 + 9) {
-                    for nbits in [d, d / 2] {
-                        let mut want = random_weights(d * width, 4);
-                        let init = want.clone();
-                        crate::reference::scatter_add(&a, nbits, &mut want, width, &v);
-                        for isa in ISAS {
-                            let mut got = init.clone();
-                            if scatter_add_with(isa, &a, nbits, &mut got, width, &v).is_none() {
-                                continue;
-                            }
-                            // One addition per element: exact.
-                            assert_eq!(got, want, "{isa:?} d={d} width={width} nbits={nbits}");
                         }
                     }
                 }

@@ -266,26 +266,6 @@ unsafe fn softmax256(l: &[f32], q: &mut [f64]) {
     super::softmax_body(l, q)
 }
 
-pub(super) fn scatter_add_avx512(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
-    // SAFETY: dispatch checked avx512f.
-    unsafe { scatter_add512(row, nbits, table, width, v) }
-}
-
-pub(super) fn scatter_add_avx2(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
-    // SAFETY: dispatch checked avx2 + fma.
-    unsafe { scatter_add256(row, nbits, table, width, v) }
-}
-
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-unsafe fn scatter_add512(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
-    super::scatter_add_body(row, nbits, table, width, v)
-}
-
-#[target_feature(enable = "avx2,fma")]
-unsafe fn scatter_add256(row: &[u64], nbits: usize, table: &mut [f32], width: usize, v: &[f32]) {
-    super::scatter_add_body(row, nbits, table, width, v)
-}
-
 pub(super) fn adam_avx512(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &super::AdamCoeffs) {
     // SAFETY: dispatch checked avx512f.
     unsafe { adam512(p, m, v, g, c) }
