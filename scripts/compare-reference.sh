@@ -7,6 +7,7 @@
 #
 # Usage: scripts/compare-reference.sh [--install] [OUT_DIR]   (default OUT_DIR: results/reference)
 # Env: DIMS="32 64 …", OBJECTIVES="rm ggis-basic ggis-advanced", THREADS=2, ROUNDS=3, STEPS=5,
+#      PRECISION=f32|bf16 (rmbench's --precision; bf16 needs AVX512-BF16),
 #      RMBENCH_VENV (default .venv-reference), TORCH_VERSION (default 2.15.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ objs=${OBJECTIVES:-"rm ggis-basic ggis-advanced"}
 threads=${THREADS:-2}
 rounds=${ROUNDS:-3}
 steps=${STEPS:-5}
+precision=${PRECISION:-f32}
 if [ ! -x "$venv/bin/python" ]; then
   if [ $install = 0 ]; then
     echo "no PyTorch environment at $venv: rerun with --install (downloads torch ${TORCH_VERSION:-2.15.0})" >&2
@@ -35,7 +37,7 @@ for d in $dims; do
   for o in $objs; do
     s=$steps; [ "$o" = rm ] && [ "$d" -ge 1024 ] && s=2
     for r in $(seq "$rounds"); do
-      target/release/rmbench --threads "$threads" step-bench --model mlp --dim "$d" --objective "$o" \
+      target/release/rmbench --threads "$threads" --precision "$precision" step-bench --model mlp --dim "$d" --objective "$o" \
         --batch 128 --samples 10 --steps "$s" --warmup 1 >> "$raw"
       "$venv/bin/python" scripts/reference/rmwggis_step.py --dim "$d" --objective "$o" --batch 128 \
         --samples 10 --threads "$threads" --steps "$s" --warmup 1 >> "$raw"

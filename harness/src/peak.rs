@@ -23,6 +23,10 @@ pub struct Peak {
     pub read_gbs: f64,
     /// Array size of the bandwidth measurement (MiB).
     pub stream_mib: usize,
+    /// Read bandwidth from a 256 KiB per-thread buffer (L2-resident), all threads, GB/s: the load
+    /// limit of in-cache gather kernels (quadratic/RBM all-flip ΔE).
+    #[serde(default)]
+    pub l2_read_gbs: Option<f64>,
     /// Register-only 512-bit f32 FMA throughput, all threads, GFLOP/s (2 per multiply-add).
     #[serde(default)]
     pub fma_f32_gflops: Option<f64>,
@@ -65,6 +69,21 @@ pub fn measure() -> Peak {
         std::hint::black_box(s);
         best_bw = best_bw.min(t.elapsed().as_secs_f64());
     }
+    // Every thread sums its own L2-sized buffer at once; their rates add up.
+    let l2: f64 = rayon::broadcast(|_| {
+        let buf = vec![1.0f32; 1 << 16];
+        let mut best = f64::INFINITY;
+        for _ in 0..20 {
+            let t = Instant::now();
+            for _ in 0..16 {
+                std::hint::black_box(rmbench_kernels::simd::sum(std::hint::black_box(&buf)));
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        16.0 * (buf.len() * 4) as f64 / best / 1e9
+    })
+    .iter()
+    .sum();
     // Every thread runs the register loops at once; their rates add up.
     let regs = rayon::broadcast(|_| rmbench_kernels::bf16::register_peak_gmacs(200));
     let fma: Option<f64> = regs.iter().map(|r| r.0).sum();
@@ -72,6 +91,7 @@ pub fn measure() -> Peak {
     Peak {
         fma_f32_gflops: fma.map(|g| 2.0 * g),
         dot_bf16_gflops: dot.map(|g| 2.0 * g),
+        l2_read_gbs: Some(l2),
         cpu: crate::provenance::cpu_model(),
         threads: rayon::current_num_threads(),
         gemm_gflops,

@@ -262,6 +262,31 @@ pub fn softplus_sum(a: &[f32]) -> f32 {
     }
 }
 
+/// Σ aᵢ in f32 over 16 lanes: a load-bound loop (one add per loaded float), used to measure the
+/// cache read bandwidth the gather kernels are held against.
+pub fn sum(a: &[f32]) -> f32 {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::sum_avx512(a),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::sum_avx2(a),
+        _ => sum_body(a),
+    }
+}
+
+/// Portable body of [`sum`].
+#[inline(always)]
+pub(crate) fn sum_body(a: &[f32]) -> f32 {
+    let mut acc = [0f32; 32];
+    let mut c = a.chunks_exact(32);
+    for ch in &mut c {
+        for k in 0..32 {
+            acc[k] += ch[k];
+        }
+    }
+    acc.iter().sum::<f32>() + c.remainder().iter().sum::<f32>()
+}
+
 /// Adam's per-element constants (bias corrections included).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamCoeffs {
@@ -585,6 +610,15 @@ mod tests {
             }
             let want: f64 = g.iter().map(|&x| x as f64 * x as f64).sum();
             assert!((sum_squares(&g) - want).abs() <= 1e-12 * want.max(1.0), "len={len}");
+        }
+    }
+
+    #[test]
+    fn sum_matches_f64() {
+        for len in [0usize, 1, 31, 32, 33, 1000] {
+            let a = random_weights(len, 8);
+            let want: f64 = a.iter().map(|&x| x as f64).sum();
+            assert!((sum(&a) as f64 - want).abs() <= 1e-5 * (len as f64).max(1.0), "len={len}");
         }
     }
 

@@ -305,3 +305,23 @@ unsafe fn sum_squares512(g: &[f32]) -> f64 {
 unsafe fn sum_squares256(g: &[f32]) -> f64 {
     super::sum_squares_body(g)
 }
+
+pub(super) fn sum_avx512(a: &[f32]) -> f32 {
+    // SAFETY: dispatch checked avx512f.
+    unsafe { sum512(a) }
+}
+
+pub(super) fn sum_avx2(a: &[f32]) -> f32 {
+    // SAFETY: dispatch checked avx2 + fma.
+    unsafe { sum256(a) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn sum512(a: &[f32]) -> f32 {
+    super::sum_body(a)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sum256(a: &[f32]) -> f32 {
+    super::sum_body(a)
+}
