@@ -67,11 +67,20 @@ pub fn run(cli: Cli) -> Result<()> {
     rmbench_kernels::bf16::set_mixed_default(cli.global.precision == "bf16")
         .map_err(anyhow::Error::msg)
         .context("--precision")?;
+    let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(t) = cli.global.threads {
         anyhow::ensure!(t > 0, "--threads must be at least 1");
-        rayon::ThreadPoolBuilder::new().num_threads(t).build_global().context("--threads")?;
+        builder = builder.num_threads(t);
     }
-    match cli.cmd {
+    // The command runs on a worker of its pool: every parallel region then starts from inside the
+    // pool (work pushed to a local deque) instead of being injected from the main thread, which
+    // blocked and was woken again around each of the ≈50 regions of an MLP step.
+    let pool = builder.build().context("--threads")?;
+    pool.install(|| dispatch(cli.cmd))
+}
+
+fn dispatch(cmd: Cmd) -> Result<()> {
+    match cmd {
         Cmd::Sweep(a) => run_cmds::sweep(a),
         Cmd::Merge(a) => run_cmds::merge(a),
         Cmd::Plot(a) => run_cmds::plot(a),
