@@ -90,12 +90,18 @@ impl Rbm {
         -lin - simd::softplus_sum(a)
     }
 
-    /// ΔEᵢ = −tᵢbᵢ − Σⱼ [softplus(aⱼ + tᵢWᵀ[i,j]) − softplus(aⱼ)], tᵢ = 1 − 2xᵢ: O(H).
+    /// softplus(aⱼ) of a row's pre-activations, computed once per row for [`Rbm::delta_from`].
+    fn base_softplus(a: &[f32], out: &mut [f32]) {
+        out.iter_mut().zip(a).for_each(|(o, &v)| *o = simd::math::softplus(v));
+    }
+
+    /// ΔEᵢ = −tᵢbᵢ − Σⱼ [softplus(aⱼ + tᵢWᵀ[i,j]) − softplus(aⱼ)], tᵢ = 1 − 2xᵢ, with
+    /// `sp` = softplus(a) from [`Rbm::base_softplus`]: O(H), one softplus per hidden unit.
     #[inline]
-    fn delta_from(&self, row: &[u64], a: &[f32], i: usize) -> f32 {
+    fn delta_from(&self, row: &[u64], a: &[f32], sp: &[f32], i: usize) -> f32 {
         let t = 1.0 - 2.0 * bit(row, i) as f32;
         let w = &self.wt()[i * self.h..(i + 1) * self.h];
-        -t * self.b()[i] - simd::softplus_shift_sum(a, w, t)
+        -t * self.b()[i] - simd::softplus_shift_sum(a, sp, w, t)
     }
 }
 
@@ -137,12 +143,13 @@ impl EnergyModel for Rbm {
             return;
         }
         out.par_chunks_mut(d).enumerate().for_each_init(
-            || vec![0f32; self.h],
-            |a, (r, o)| {
+            || (vec![0f32; self.h], vec![0f32; self.h]),
+            |(a, sp), (r, o)| {
                 let row = x.row(r);
                 self.preact(row, a);
+                Self::base_softplus(a, sp);
                 for (i, v) in o.iter_mut().enumerate() {
-                    *v = self.delta_from(row, a, i);
+                    *v = self.delta_from(row, a, sp, i);
                 }
             },
         );
@@ -156,12 +163,13 @@ impl EnergyModel for Rbm {
         }
         let s = idx.len() / n;
         out.par_chunks_mut(s).enumerate().for_each_init(
-            || vec![0f32; self.h],
-            |a, (r, o)| {
+            || (vec![0f32; self.h], vec![0f32; self.h]),
+            |(a, sp), (r, o)| {
                 let row = x.row(r);
                 self.preact(row, a);
+                Self::base_softplus(a, sp);
                 for (v, &i) in o.iter_mut().zip(&idx[r * s..(r + 1) * s]) {
-                    *v = self.delta_from(row, a, i as usize);
+                    *v = self.delta_from(row, a, sp, i as usize);
                 }
             },
         );

@@ -166,24 +166,24 @@ unsafe fn gather_add256(row: &[u64], table: &[f32], width: usize, out: &mut [f32
     }
 }
 
-pub(super) fn softplus_shift_sum_avx512(a: &[f32], w: &[f32], t: f32) -> f32 {
+pub(super) fn softplus_shift_sum_avx512(a: &[f32], sp: &[f32], w: &[f32], t: f32) -> f32 {
     // SAFETY: dispatch checked avx512f.
-    unsafe { softplus_shift_sum512(a, w, t) }
+    unsafe { softplus_shift_sum512(a, sp, w, t) }
 }
 
-pub(super) fn softplus_shift_sum_avx2(a: &[f32], w: &[f32], t: f32) -> f32 {
+pub(super) fn softplus_shift_sum_avx2(a: &[f32], sp: &[f32], w: &[f32], t: f32) -> f32 {
     // SAFETY: dispatch checked avx2 + fma.
-    unsafe { softplus_shift_sum256(a, w, t) }
+    unsafe { softplus_shift_sum256(a, sp, w, t) }
 }
 
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-unsafe fn softplus_shift_sum512(a: &[f32], w: &[f32], t: f32) -> f32 {
-    super::softplus_shift_sum_body(a, w, t)
+unsafe fn softplus_shift_sum512(a: &[f32], sp: &[f32], w: &[f32], t: f32) -> f32 {
+    super::softplus_shift_sum_body(a, sp, w, t)
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn softplus_shift_sum256(a: &[f32], w: &[f32], t: f32) -> f32 {
-    super::softplus_shift_sum_body(a, w, t)
+unsafe fn softplus_shift_sum256(a: &[f32], sp: &[f32], w: &[f32], t: f32) -> f32 {
+    super::softplus_shift_sum_body(a, sp, w, t)
 }
 
 pub(super) fn swish_forward_avx512(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
