@@ -20,9 +20,14 @@ pub fn hamming(a: &[u64], b: &[u64]) -> u32 {
 
 /// `out[c] += Σ_{set j} table[j·width + c]`.
 pub fn gather_add(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+    gather_add_strided(row, table, width, width, out);
+}
+
+/// out[c] += Σ_{set j} table[j·stride + c] for c < width.
+pub fn gather_add_strided(row: &[u64], table: &[f32], stride: usize, width: usize, out: &mut [f32]) {
     for_each_one(row, |j| {
         for c in 0..width {
-            out[c] += table[j * width + c];
+            out[c] += table[j * stride + c];
         }
     });
 }

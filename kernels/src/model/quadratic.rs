@@ -93,6 +93,48 @@ impl Quadratic {
     }
 }
 
+/// Dimension from which all-flip ΔE tiles J (d² floats: 1 MiB at d = 512, the L2 size here).
+pub const TILE_FROM_D: usize = 512;
+
+impl Quadratic {
+    /// All-flip ΔE with Σ_{set j} J[j, c] accumulated per tile of 256 columns × 256 input bits
+    /// (256 KiB of J, L2-resident while every row of the batch uses it). Tasks own column blocks;
+    /// per element the additions run in ascending j, as in the untiled gather.
+    fn delta_all_tiled(&self, x: &BitBatch, out: &mut [f32]) {
+        const CB: usize = 256;
+        const JB: usize = 256;
+        let (n, d) = (x.n(), self.d);
+        let j = self.j();
+        let blocks: Vec<Vec<f32>> = (0..d.div_ceil(CB))
+            .into_par_iter()
+            .map(|cb| {
+                let (c0, cw) = (cb * CB, CB.min(d - cb * CB));
+                let mut f = vec![0f32; n * cw];
+                for j0 in (0..d).step_by(JB) {
+                    let (w0, w1) = (j0 / 64, (j0 + JB).min(d).div_ceil(64));
+                    let table = &j[j0 * d + c0..];
+                    for (r, fr) in f.chunks_mut(cw).enumerate() {
+                        simd::gather_add_strided(&x.row(r)[w0..w1], table, d, cw, fr);
+                    }
+                }
+                f
+            })
+            .collect();
+        let h = self.h();
+        out.par_chunks_mut(d).enumerate().for_each(|(r, o)| {
+            let row = x.row(r);
+            for (cb, f) in blocks.iter().enumerate() {
+                let (c0, cw) = (cb * CB, CB.min(d - cb * CB));
+                for c in 0..cw {
+                    let i = c0 + c;
+                    let fi = 2.0 * f[r * cw + c] - self.rowsum[i];
+                    o[i] = 2.0 * spin(row, i) * (fi + h[i]);
+                }
+            }
+        });
+    }
+}
+
 impl EnergyModel for Quadratic {
     fn kind(&self) -> ModelKind {
         ModelKind::Quadratic
@@ -139,11 +181,15 @@ impl EnergyModel for Quadratic {
         );
     }
 
-    /// ΔEᵢ = 2·sᵢ·(fᵢ + hᵢ) with f = J·s; O(n·popcount·d).
+    /// ΔEᵢ = 2·sᵢ·(fᵢ + hᵢ) with f = J·s; O(n·popcount·d). Above [`TILE_FROM_D`] (J larger than
+    /// L2) the gather runs in tiles of J so each tile is read once per batch, not once per row.
     fn delta_all(&self, x: &BitBatch, out: &mut [f32]) {
         let d = self.d;
         if d == 0 {
             return;
+        }
+        if d >= TILE_FROM_D && x.n() > 1 {
+            return self.delta_all_tiled(x, out);
         }
         out.par_chunks_mut(d).enumerate().for_each_init(
             || vec![0f32; d],

@@ -177,32 +177,51 @@ pub fn hamming_with(isa: Isa, a: &[u64], b: &[u64]) -> Option<u32> {
 /// The binary input layer of every model (no multiplications). O(popcount·width).
 #[inline]
 pub fn gather_add(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
-    gather_add_with(isa(), row, table, width, out).expect("scalar always available")
+    gather_add_strided_with(isa(), row, table, width, width, out).expect("scalar always available")
 }
 
 /// [`gather_add`] with an explicit ISA; `None` if this CPU lacks it.
 pub fn gather_add_with(isa: Isa, row: &[u64], table: &[f32], width: usize, out: &mut [f32]) -> Option<()> {
+    gather_add_strided_with(isa, row, table, width, width, out)
+}
+
+/// out[c] += Σ_{set j} table[j·stride + c] for c < width: [`gather_add`] over a column slice of
+/// a wider table (row j of width `width` starting at j·stride), for cache-blocked callers.
+pub fn gather_add_strided(row: &[u64], table: &[f32], stride: usize, width: usize, out: &mut [f32]) {
+    gather_add_strided_with(isa(), row, table, stride, width, out).expect("scalar always available")
+}
+
+/// [`gather_add_strided`] with an explicit ISA; `None` if this CPU lacks it.
+pub fn gather_add_strided_with(
+    isa: Isa,
+    row: &[u64],
+    table: &[f32],
+    stride: usize,
+    width: usize,
+    out: &mut [f32],
+) -> Option<()> {
     assert_eq!(out.len(), width);
+    assert!(width <= stride || row.iter().all(|&w| w == 0), "gather_add: rows overlap");
     // Every set bit must index a table row (checked once per call, not in the inner loop).
     if let Some(w) = row.iter().rposition(|&w| w != 0) {
         let hi = w * 64 + 63 - row[w].leading_zeros() as usize;
-        assert!((hi + 1) * width <= table.len(), "set bit {hi} has no table row");
+        assert!(hi * stride + width <= table.len(), "set bit {hi} has no table row");
     }
     match isa {
         Isa::Scalar => {
-            crate::reference::gather_add(row, table, width, out);
+            crate::reference::gather_add_strided(row, table, stride, width, out);
             Some(())
         }
         #[cfg(target_arch = "x86_64")]
         _ if isa > detected() => None,
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
-            x86::gather_add_avx2(row, table, width, out);
+            x86::gather_add_avx2(row, table, stride, width, out);
             Some(())
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
-            x86::gather_add_avx512(row, table, width, out);
+            x86::gather_add_avx512(row, table, stride, width, out);
             Some(())
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -572,6 +591,30 @@ mod tests {
                         for c in 0..width {
                             // Same additions in the same order per lane: exact.
                             assert_eq!(got[c], want[c], "{isa:?} d={d} width={width} col={c}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A column slice of a wider table (stride > width), every ISA against the reference.
+    #[test]
+    fn gather_add_strided_every_isa() {
+        for (d, stride) in [(5usize, 300usize), (64, 129), (130, 256), (257, 1000)] {
+            let table = random_weights(d * stride, 11);
+            for width in [1usize, 16, 17, 100, 128, 129].into_iter().filter(|&w| w <= stride) {
+                for c0 in [0, stride - width] {
+                    for a in rows(crate::bits::words_for(d), d, 3) {
+                        let mut want = random_weights(width, 12);
+                        let init = want.clone();
+                        crate::reference::gather_add_strided(&a, &table[c0..], stride, width, &mut want);
+                        for isa in ISAS {
+                            let mut got = init.clone();
+                            if gather_add_strided_with(isa, &a, &table[c0..], stride, width, &mut got).is_none() {
+                                continue;
+                            }
+                            assert_eq!(got, want, "{isa:?} d={d} stride={stride} width={width} c0={c0}");
                         }
                     }
                 }

@@ -75,21 +75,21 @@ unsafe fn hamming_popcnt(a: &[u64], b: &[u64]) -> u32 {
     a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
 }
 
-pub(super) fn gather_add_avx512(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+pub(super) fn gather_add_avx512(row: &[u64], table: &[f32], stride: usize, width: usize, out: &mut [f32]) {
     // SAFETY: dispatch checked avx512f; the caller asserted every set bit j has
-    // (j+1)·width ≤ table.len() and out.len() == width.
-    unsafe { gather_add512(row, table, width, out) }
+    // j·stride + width ≤ table.len() and out.len() == width.
+    unsafe { gather_add512(row, table, stride, width, out) }
 }
 
-pub(super) fn gather_add_avx2(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+pub(super) fn gather_add_avx2(row: &[u64], table: &[f32], stride: usize, width: usize, out: &mut [f32]) {
     // SAFETY: dispatch checked avx2; same bounds contract as gather_add_avx512.
-    unsafe { gather_add256(row, table, width, out) }
+    unsafe { gather_add256(row, table, stride, width, out) }
 }
 
-/// out[c] += Σ_{set j} table[j·width + c], column blocks of 128 kept in 8 zmm registers,
+/// out[c] += Σ_{set j} table[j·stride + c], column blocks of 128 kept in 8 zmm registers,
 /// then single zmm blocks, then one masked block for the last width % 16 columns.
 #[target_feature(enable = "avx512f")]
-unsafe fn gather_add512(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+unsafe fn gather_add512(row: &[u64], table: &[f32], stride: usize, width: usize, out: &mut [f32]) {
     let tp = table.as_ptr();
     let op = out.as_mut_ptr();
     let mut c0 = 0;
@@ -97,8 +97,8 @@ unsafe fn gather_add512(row: &[u64], table: &[f32], width: usize, out: &mut [f32
         // SAFETY: c0 + 128 ≤ width = out.len().
         let mut acc: [__m512; 8] = unsafe { std::array::from_fn(|k| _mm512_loadu_ps(op.add(c0 + 16 * k))) };
         crate::bits::for_each_one(row, |j| {
-            // SAFETY: j·width + c0 + 128 ≤ (j+1)·width ≤ table.len() (caller contract).
-            let base = unsafe { tp.add(j * width + c0) };
+            // SAFETY: j·stride + c0 + 128 ≤ j·stride + width ≤ table.len() (caller contract).
+            let base = unsafe { tp.add(j * stride + c0) };
             for (k, a) in acc.iter_mut().enumerate() {
                 *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(base.add(16 * k)) });
             }
@@ -115,8 +115,8 @@ unsafe fn gather_add512(row: &[u64], table: &[f32], width: usize, out: &mut [f32
         // SAFETY: masked lanes stay below width.
         let mut acc = unsafe { _mm512_maskz_loadu_ps(m, op.add(c0)) };
         crate::bits::for_each_one(row, |j| {
-            // SAFETY: masked lanes stay below (j+1)·width ≤ table.len().
-            acc = _mm512_add_ps(acc, unsafe { _mm512_maskz_loadu_ps(m, tp.add(j * width + c0)) });
+            // SAFETY: masked lanes stay below j·stride + width ≤ table.len().
+            acc = _mm512_add_ps(acc, unsafe { _mm512_maskz_loadu_ps(m, tp.add(j * stride + c0)) });
         });
         // SAFETY: masked store within out.
         unsafe { _mm512_mask_storeu_ps(op.add(c0), m, acc) };
@@ -126,7 +126,7 @@ unsafe fn gather_add512(row: &[u64], table: &[f32], width: usize, out: &mut [f32
 
 /// AVX2 twin of [`gather_add512`]: blocks of 64 in 8 ymm registers, then 8, then scalar tail.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gather_add256(row: &[u64], table: &[f32], width: usize, out: &mut [f32]) {
+unsafe fn gather_add256(row: &[u64], table: &[f32], stride: usize, width: usize, out: &mut [f32]) {
     let tp = table.as_ptr();
     let op = out.as_mut_ptr();
     let mut c0 = 0;
@@ -134,8 +134,8 @@ unsafe fn gather_add256(row: &[u64], table: &[f32], width: usize, out: &mut [f32
         // SAFETY: c0 + 64 ≤ width.
         let mut acc: [__m256; 8] = unsafe { std::array::from_fn(|k| _mm256_loadu_ps(op.add(c0 + 8 * k))) };
         crate::bits::for_each_one(row, |j| {
-            // SAFETY: j·width + c0 + 64 ≤ (j+1)·width ≤ table.len().
-            let base = unsafe { tp.add(j * width + c0) };
+            // SAFETY: j·stride + c0 + 64 ≤ j·stride + width ≤ table.len().
+            let base = unsafe { tp.add(j * stride + c0) };
             for (k, a) in acc.iter_mut().enumerate() {
                 *a = _mm256_add_ps(*a, unsafe { _mm256_loadu_ps(base.add(8 * k)) });
             }
@@ -150,8 +150,8 @@ unsafe fn gather_add256(row: &[u64], table: &[f32], width: usize, out: &mut [f32
         // SAFETY: c0 + 8 ≤ width.
         let mut acc = unsafe { _mm256_loadu_ps(op.add(c0)) };
         crate::bits::for_each_one(row, |j| {
-            // SAFETY: j·width + c0 + 8 ≤ table.len().
-            acc = _mm256_add_ps(acc, unsafe { _mm256_loadu_ps(tp.add(j * width + c0)) });
+            // SAFETY: j·stride + c0 + 8 ≤ j·stride + width ≤ table.len().
+            acc = _mm256_add_ps(acc, unsafe { _mm256_loadu_ps(tp.add(j * stride + c0)) });
         });
         // SAFETY: in bounds.
         unsafe { _mm256_storeu_ps(op.add(c0), acc) };
@@ -160,7 +160,7 @@ unsafe fn gather_add256(row: &[u64], table: &[f32], width: usize, out: &mut [f32
     if c0 < width {
         crate::bits::for_each_one(row, |j| {
             for c in c0..width {
-                out[c] += table[j * width + c];
+                out[c] += table[j * stride + c];
             }
         });
     }
