@@ -67,16 +67,20 @@ pub fn run(cli: Cli) -> Result<()> {
     rmbench_kernels::bf16::set_mixed_default(cli.global.precision == "bf16")
         .map_err(anyhow::Error::msg)
         .context("--precision")?;
-    let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(t) = cli.global.threads {
         anyhow::ensure!(t > 0, "--threads must be at least 1");
-        builder = builder.num_threads(t);
+        rayon::ThreadPoolBuilder::new().num_threads(t).build_global().context("--threads")?;
     }
-    // The command runs on a worker of its pool: every parallel region then starts from inside the
-    // pool (work pushed to a local deque) instead of being injected from the main thread, which
-    // blocked and was woken again around each of the ≈50 regions of an MLP step.
-    let pool = builder.build().context("--threads")?;
-    pool.install(|| dispatch(cli.cmd))
+    match cli.cmd {
+        // A sweep measures each point in a pool of its own (entered from this thread, which then
+        // just waits); running it from a worker of another pool would leave that worker spinning
+        // beside the measured threads.
+        cmd @ Cmd::Sweep(_) => dispatch(cmd),
+        // Everything else runs on a worker of the global pool: parallel regions then start from
+        // inside the pool (a local deque) instead of being injected from a blocked main thread,
+        // which was put to sleep and woken around each of the ≈50 regions of an MLP step.
+        cmd => rayon::scope(|_| dispatch(cmd)),
+    }
 }
 
 fn dispatch(cmd: Cmd) -> Result<()> {
