@@ -6,7 +6,6 @@
 //! gradients and weighted parameter gradients. Every kernel has a scalar twin in [`reference`];
 //! target-specific code lives only in [`simd`], chosen once at run time ([`simd::Isa`]).
 
-pub mod bf16;
 pub mod bits;
 pub mod dense;
 pub mod model;
@@ -17,7 +16,7 @@ mod testing;
 
 pub use bits::BitBatch;
 pub use model::{EnergyModel, Mlp, ModelKind, Quadratic, Rbm, TensorSpec, WeightFn};
-pub use simd::Isa;
+pub use simd::{bf16, Isa};
 
 /// Errors from building batches and models.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

@@ -1,0 +1,106 @@
+//! The MLP's binary input layer: blocked gather-add forward and the folded first-layer gradient.
+
+use super::{Buf, Mlp};
+use crate::bits::{bit, BitBatch};
+use crate::simd;
+use rayon::prelude::*;
+
+impl Mlp {
+    /// a₁ of rows `rows` (m × H), blocked: each task of 16 rows walks W₀ᵀ one 64-row block (one
+    /// word of x) at a time across its rows, so a block is fetched once per 16 rows instead of
+    /// once per row (W₀ᵀ is d·H floats: 2 MiB at d = 2048). Same additions in the same order
+    /// per element as [`Mlp::first_layer`].
+    pub(super) fn first_layer_rows(&self, x: &BitBatch, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        const RB: usize = 16;
+        let (h, d) = (self.h, self.d);
+        if h == 0 {
+            return;
+        }
+        let (w0, b0) = (self.w(0), self.b(0));
+        out.par_chunks_mut(RB * h).enumerate().for_each(|(t, blk)| {
+            let r0 = rows.start + t * RB;
+            blk.chunks_mut(h).for_each(|o| o.copy_from_slice(b0));
+            for w in 0..d.div_ceil(64) {
+                let table = &w0[w * 64 * h..((w + 1) * 64).min(d) * h];
+                for (k, o) in blk.chunks_mut(h).enumerate() {
+                    let word = x.row(r0 + k)[w];
+                    if word != 0 {
+                        simd::gather_add(&[word], table, h, o);
+                    }
+                }
+            }
+        });
+    }
+
+    /// First-layer gradient from the weighted δ₁ of a chunk (rows × (1 + s), base first).
+    pub(super) fn fold_first_layer(
+        &self,
+        x: &BitBatch,
+        rows: std::ops::Range<usize>,
+        idx: &[u32],
+        s: usize,
+        delta: Buf,
+        grad: &mut [f32],
+    ) {
+        let (h, per) = (self.h, s + 1);
+        self.fold_rows(x, rows, idx, s, &|k, j| &delta[(k * per + j) * h..(k * per + j + 1) * h], grad);
+        self.pool.give(delta);
+    }
+
+    /// ∂W₀ᵀ from weighted δ₁ rows: `at(k, 0)` is base row k of the chunk, `at(k, 1 + j)` its flip j.
+    pub(super) fn fold_rows<'a>(
+        &self,
+        x: &BitBatch,
+        rows: std::ops::Range<usize>,
+        idx: &[u32],
+        s: usize,
+        at: &(dyn Fn(usize, usize) -> &'a [f32] + Sync),
+        grad: &mut [f32],
+    ) {
+        let h = self.h;
+        let w0 = self.t(0).clone();
+        let gw0 = &mut grad[w0.range()];
+        // Tasks own disjoint ranges of input bits j (rows of W₀ᵀ); every element receives its
+        // terms in the same order (flip terms by row, then the D_r by row) for any thread count.
+        let d = self.d;
+        let m = rows.len();
+        // D_r = δ₁(base r) + Σ_j δ₁(flip j of r), once for all tasks.
+        let mut dsums = vec![0f32; m * h];
+        dsums.par_chunks_mut(h).enumerate().for_each(|(k, dsum)| {
+            dsum.copy_from_slice(at(k, 0));
+            for j in 0..s {
+                dsum.iter_mut().zip(at(k, 1 + j)).for_each(|(ds, &v)| *ds += v);
+            }
+        });
+        // xᵀ: for every input bit j, the rows of this chunk that have it set (m-bit masks).
+        let mw = m.div_ceil(64);
+        let mut xt = vec![0u64; d * mw];
+        for (k, r) in rows.clone().enumerate() {
+            crate::bits::for_each_one(x.row(r), |j| xt[j * mw + k / 64] |= 1 << (k % 64));
+        }
+        let per_task = if m * d >= 1 << 12 { d.div_ceil(4 * rayon::current_num_threads()) } else { d };
+        let bits_per_task = per_task.next_multiple_of(64).max(64);
+        gw0.par_chunks_mut(bits_per_task * h).enumerate().for_each(|(t, gpart)| {
+            let (j0, j1) = (t * bits_per_task, (t * bits_per_task + gpart.len() / h).min(d));
+            // Flip terms tᵢ·δ₁(flip) for flipped bits in this range, rows in order …
+            for (k, r) in rows.clone().enumerate() {
+                for j in 0..s {
+                    let i = idx[r * s + j] as usize;
+                    if (j0..j1).contains(&i) {
+                        let tt = 1.0 - 2.0 * bit(x.row(r), i) as f32;
+                        gpart[(i - j0) * h..(i - j0 + 1) * h]
+                            .iter_mut()
+                            .zip(at(k, 1 + j))
+                            .for_each(|(g, &v)| *g += tt * v);
+                    }
+                }
+            }
+            // … then W₀ᵀ[j,:] += Σ_{r: x_rj = 1} D_r, a gather-add over the D rows selected by
+            // column j of x: accumulated in registers, one store per j (the row-wise scatter-add
+            // stored every row of W₀ᵀ once per sample and was store-bound).
+            for j in j0..j1 {
+                simd::gather_add(&xt[j * mw..(j + 1) * mw], &dsums, h, &mut gpart[(j - j0) * h..(j - j0 + 1) * h]);
+            }
+        });
+    }
+}

@@ -1,0 +1,98 @@
+use super::*;
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut z = seed;
+    (0..len)
+        .map(|_| {
+            z = z.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((z >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
+        })
+        .collect()
+}
+
+#[test]
+fn rounding_is_to_nearest_even() {
+    assert_eq!(from_bf16(to_bf16(1.0)), 1.0);
+    assert_eq!(to_bf16(f32::from_bits(0x3F80_8000)), 0x3F80); // tie → even
+    assert_eq!(to_bf16(f32::from_bits(0x3F81_8000)), 0x3F82); // tie → even (up)
+    assert_eq!(to_bf16(f32::from_bits(0x3F80_8001)), 0x3F81);
+    assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+    for x in values(1000, 3) {
+        assert!((from_bf16(to_bf16(x)) - x).abs() <= x.abs() * 2f32.powi(-8));
+    }
+}
+
+/// The vectorized row conversion rounds exactly like `to_bf16`, ties and odd k included.
+#[test]
+fn row_packing_matches_scalar_rounding() {
+    let mut a = values(3 * 37, 9);
+    a[5] = f32::from_bits(0x3F80_8000);
+    a[6] = f32::from_bits(0x3F81_8000);
+    let mut got = Vec::new();
+    pack_rows(&a, 37, 0..3, &mut got);
+    for r in 0..3 {
+        for kk in 0..19 {
+            let lo = to_bf16(a[r * 37 + 2 * kk]) as u32;
+            let hi = if 2 * kk + 1 < 37 { to_bf16(a[r * 37 + 2 * kk + 1]) as u32 } else { 0 };
+            assert_eq!(got[r * 19 + kk], lo | hi << 16, "row {r} pair {kk}");
+        }
+    }
+}
+
+/// Fast path (when the CPU has AVX512-BF16) and fallback against the f64 twin, on shapes with
+/// odd k, row counts not a multiple of the tile or the task, n = 16·odd, m = 1, both B layouts.
+#[test]
+fn matches_the_scalar_twin() {
+    for &(m, k, n) in &[(1, 1, 16), (7, 33, 48), (13, 256, 256), (97, 64, 80), (200, 5, 16)] {
+        for trans in [false, true] {
+            let a = values(m * k, 1);
+            let bdat = values(k * n, 2);
+            let b = if trans { Operand::t(&bdat, n, k) } else { Operand::new(&bdat, k, n) };
+            let packed = PackedB::new(b);
+            for accumulate in [false, true] {
+                let init = values(m * n, 4);
+                let (mut got, mut want) = (init.clone(), init.clone());
+                gemm(&mut got, m, &a, &packed, accumulate);
+                gemm_reference(&mut want, m, &a, b, accumulate);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (g - w).abs() <= 1e-5 * (k as f32).sqrt() * (1.0 + w.abs()),
+                        "{m}×{k}×{n} t={trans}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The vectorized pair packing of row-major rows gives the bits of the generic packing,
+/// for odd k, n not a multiple of 16 and k = 1.
+#[test]
+fn from_rows_matches_generic_packing() {
+    for &(k, n) in &[(1usize, 16usize), (7, 48), (33, 21), (64, 256)] {
+        let mut d = values(k * n, 5);
+        d[0] = f32::from_bits(0x3F80_8000);
+        let fast = PackedB::from_rows(&d, k, n);
+        let slow = PackedB::new(Operand::new(&d, k, n));
+        assert_eq!(fast.data, slow.data, "k={k} n={n}");
+    }
+}
+
+/// Aᵀ·B over packed rows against the f64 twin (A given transposed to the twin).
+#[test]
+fn gemm_tn_matches_the_scalar_twin() {
+    for &(k, m, n) in &[(1usize, 1usize, 16usize), (33, 7, 48), (130, 50, 32), (257, 256, 256)] {
+        let a = values(k * m, 6);
+        let b = values(k * n, 7);
+        let at: Vec<f32> = (0..m * k).map(|i| a[(i % k) * m + i / k]).collect();
+        for accumulate in [false, true] {
+            let init = values(m * n, 8);
+            let (mut got, mut want) = (init.clone(), init.clone());
+            gemm_tn(&mut got, &PackedB::from_rows(&a, k, m), &PackedB::from_rows(&b, k, n), accumulate);
+            gemm_reference(&mut want, m, &at, Operand::new(&b, k, n), accumulate);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-5 * (k as f32).sqrt() * (1.0 + w.abs()), "{k}×{m}×{n}: {g} vs {w}");
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+use super::*;
+use crate::testing::{dims, next, random_weights};
+
+const ISAS: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+
+fn rows(words: usize, d: usize, seed: u64) -> Vec<Vec<u64>> {
+    let m = crate::bits::tail_mask(d);
+    let mut z = seed;
+    let fix = |mut v: Vec<u64>| {
+        if let Some(l) = v.last_mut() {
+            *l &= m;
+        }
+        v
+    };
+    vec![
+        fix((0..words).map(|_| next(&mut z)).collect()),
+        fix(vec![0; words]),
+        fix(vec![u64::MAX; words]),
+        fix(vec![0xAAAA_AAAA_AAAA_AAAA; words]),
+    ]
+}
+
+#[test]
+fn popcount_hamming_every_isa_every_width() {
+    for d in dims() {
+        let w = crate::bits::words_for(d);
+        let rs = rows(w, d, d as u64);
+        for isa in ISAS {
+            for a in &rs {
+                let Some(p) = popcount_with(isa, a) else {
+                    continue;
+                };
+                assert_eq!(p, crate::reference::popcount(a), "{isa:?} d={d}");
+                for b in &rs {
+                    assert_eq!(hamming_with(isa, a, b), Some(crate::reference::hamming(a, b)), "{isa:?} d={d}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gather_add_every_isa_every_width() {
+    for d in dims().into_iter().step_by(3).chain([255, 256, 257, 511, 512, 513]) {
+        let w = crate::bits::words_for(d);
+        for width in [1usize, 7, 16, 17, 64, 100, 128, 129, 300] {
+            let table = random_weights(d * width, (d * width) as u64);
+            for a in rows(w, d, d as u64 + 5) {
+                let mut want = random_weights(width, 3);
+                let init = want.clone();
+                crate::reference::gather_add(&a, &table, width, &mut want);
+                for isa in ISAS {
+                    let mut got = init.clone();
+                    if gather_add_with(isa, &a, &table, width, &mut got).is_none() {
+                        continue;
+                    }
+                    for c in 0..width {
+                        // Same additions in the same order per lane: exact.
+                        assert_eq!(got[c], want[c], "{isa:?} d={d} width={width} col={c}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A column slice of a wider table (stride > width), every ISA against the reference.
+#[test]
+fn gather_add_strided_every_isa() {
+    for (d, stride) in [(5usize, 300usize), (64, 129), (130, 256), (257, 1000)] {
+        let table = random_weights(d * stride, 11);
+        for width in [1usize, 16, 17, 100, 128, 129].into_iter().filter(|&w| w <= stride) {
+            for c0 in [0, stride - width] {
+                for a in rows(crate::bits::words_for(d), d, 3) {
+                    let mut want = random_weights(width, 12);
+                    let init = want.clone();
+                    crate::reference::gather_add_strided(&a, &table[c0..], stride, width, &mut want);
+                    for isa in ISAS {
+                        let mut got = init.clone();
+                        if gather_add_strided_with(isa, &a, &table[c0..], stride, width, &mut got).is_none() {
+                            continue;
+                        }
+                        assert_eq!(got, want, "{isa:?} d={d} stride={stride} width={width} c0={c0}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn adam_every_isa_same_bits() {
+    let c = AdamCoeffs {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 1e-4,
+        l1: 0.01,
+        bc1: 0.19,
+        bc2: 0.002,
+    };
+    for len in [0usize, 1, 15, 16, 17, 100, 1000] {
+        let mut p0 = random_weights(len, 1);
+        if len > 3 {
+            p0[3] = 0.0; // sign(0) = 0
+        }
+        let (m0, g) = (random_weights(len, 2), random_weights(len, 3));
+        let v0: Vec<f32> = random_weights(len, 4).iter().map(|x| x.abs()).collect();
+        let (mut pw, mut mw, mut vw) = (p0.clone(), m0.clone(), v0.clone());
+        adam_body(&mut pw, &mut mw, &mut vw, &g, &c);
+        for isa in ISAS {
+            let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
+            if adam_update_with(isa, &mut p, &mut m, &mut v, &g, &c).is_none() {
+                continue;
+            }
+            assert!(p == pw && m == mw && v == vw, "{isa:?} len={len}");
+        }
+        let want: f64 = g.iter().map(|&x| x as f64 * x as f64).sum();
+        assert!((sum_squares(&g) - want).abs() <= 1e-12 * want.max(1.0), "len={len}");
+    }
+}
+
+#[test]
+fn sum_matches_f64() {
+    for len in [0usize, 1, 31, 32, 33, 1000] {
+        let a = random_weights(len, 8);
+        let want: f64 = a.iter().map(|&x| x as f64).sum();
+        assert!((sum(&a) as f64 - want).abs() <= 1e-5 * (len as f64).max(1.0), "len={len}");
+    }
+}
+
+#[test]
+fn softmax_every_isa() {
+    for len in [1usize, 5, 15, 16, 17, 33, 256, 300, 1000] {
+        let mut l: Vec<f32> = random_weights(len, 3).iter().map(|v| v * 30.0).collect();
+        l[len / 2] = 40.0; // a dominant entry
+        let m = l.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
+        let z: f64 = l.iter().map(|&v| (v as f64 - m).exp()).sum();
+        for isa in ISAS {
+            let mut q = vec![0f64; len];
+            if softmax_into_with(isa, &l, &mut q).is_none() {
+                continue;
+            }
+            for (i, (&g, &v)) in q.iter().zip(&l).enumerate() {
+                let want = (v as f64 - m).exp() / z;
+                // f32 arithmetic on l − max (|l| ≤ 40) bounds the relative error by ~4e-6.
+                assert!((g - want).abs() <= 1e-5 * want + 1e-300, "{isa:?} len={len} i={i}: {g} vs {want}");
+            }
+        }
+    }
+}
+
+#[test]
+fn softplus_shift_sum_every_isa() {
+    let sp = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+    for len in [0usize, 1, 5, 15, 16, 17, 33, 256, 300] {
+        let a: Vec<f32> = random_weights(len, 1).iter().map(|v| v * 8.0).collect();
+        let w: Vec<f32> = random_weights(len, 2).iter().map(|v| v * 3.0).collect();
+        let base: Vec<f32> = a.iter().map(|&v| math::softplus(v)).collect();
+        for t in [-1.0f32, 1.0] {
+            let want: f64 = a.iter().zip(&w).map(|(&a, &w)| sp(a as f64 + t as f64 * w as f64) - sp(a as f64)).sum();
+            for isa in ISAS {
+                let Some(got) = softplus_shift_sum_with(isa, &a, &base, &w, t) else {
+                    continue;
+                };
+                assert!(
+                    (got as f64 - want).abs() <= 1e-5 * (len as f64).max(1.0),
+                    "{isa:?} len={len}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
