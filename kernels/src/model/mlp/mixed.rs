@@ -5,8 +5,8 @@
 //!   a_{k+1}(flip) = a_{k+1}(base) + bf16(z_k(flip) − z_k(base))·bf16(W_kᵀ),
 //!   dz_{k−1}(flip) = dz_{k−1}(base) + bf16(δ̂_k(flip) − δ̂_k(base))·bf16(W_{k−1}),
 //!
-//! while the n base rows, Swish, the output layer and the weight-gradient products stay f32. The
-//! bf16 rounding error (relative 2⁻⁹ per product) is then relative to the base-to-flip change
+//! while the n base rows (their whole forward and backward, shared with the proposal's input
+//! gradient through [`BaseCache`]), Swish and the output layer stay f32. The bf16 rounding error (relative 2⁻⁹ per product) is then relative to the base-to-flip change
 //! itself, which is what ΔE and the ratio-matching gradient are made of; rounding whole rows
 //! (the first experiment) made it relative to the activations and failed the 2% tolerance.
 //! ΔE = (z_L(flip) − z_L(base))·W_L is summed from the difference directly.
