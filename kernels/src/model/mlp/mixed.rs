@@ -14,8 +14,9 @@
 //! The backward pass carries unweighted δ̂ = ∂E/∂a per row (so flip and base δ̂ stay close) and
 //! applies each row's weight where gradients are summed: ∂W_{k−1} = Σ_r w_r·δ̂_k[r]ᵀ z_{k−1}[r],
 //! ∂β = Σ_r w_r·Σ_c dz·∂z/∂β. The weight gradient is split the same way (see `backward_split`):
-//! an f32 product over base rows plus a bf16 product of the weighted δ̂ differences with the
-//! flipped rows' activations. All dense products of the flipped rows run at bf16 throughput.
+//! a bf16 product of the base rows' δ̂ with f32-summed weighted activations Y, plus a bf16 product
+//! of the weighted δ̂ differences with the flipped rows' activations. All dense products of the
+//! flipped rows run at bf16 throughput.
 
 use super::{Buf, Mlp, Tape};
 use crate::bf16;
@@ -276,7 +277,7 @@ impl Mlp {
     /// gradients of layers 1..=L, β and b₀ into `grad` and returns the weighted δ₁.
     ///
     /// Layer k−1 (z_{k−1} → a_k) has ∂W = Σ_r w_r δ̂_k[r]ᵀ z_{k−1}[r]; with δ̂(flip) = δ̂(base) + Δ,
-    ///   ∂W = Σ_b δ̂_bᵀ·(w_b z_b + Σ_{f∈b} w_f z_f)   (f32, nb rows)
+    ///   ∂W = Σ_b δ̂_bᵀ·Y_b, Y_b = w_b z_b + Σ_{f∈b} w_f z_f  (Y summed in f32; bf16 product, nb rows)
     ///      + Σ_f (w_f Δ_f)ᵀ·z_f                      (bf16, nf rows; Δ small, so the error ∝ Δ),
     ///   ∂b = Σ_b (w_b + Σ_f w_f)·δ̂_b + Σ_f w_f Δ_f.
     pub(super) fn backward_split(&self, sp: Split, wb: &[f32], wf: &[f32], grad: &mut [f32]) -> SplitDelta {
@@ -394,7 +395,14 @@ impl Mlp {
             }
             let wt = self.t(2 * (k - 1)).clone();
             let y = &ys[(k - 2) * nb * h..(k - 1) * nb * h];
-            gemm(&mut grad[wt.range()], h, h, Operand::t(db, nb, h), Operand::new(y, nb, h), 1.0, true);
+            {
+                let (mut pd, mut py) = (self.scratch_packs.take(0, h), self.scratch_packs.take(0, h));
+                pd.repack_rows(db, nb, h);
+                py.repack_rows(y, nb, h);
+                bf16::gemm_tn(&mut grad[wt.range()], &pd, &py, true);
+                self.scratch_packs.give(pd);
+                self.scratch_packs.give(py);
+            }
             bf16::gemm_tn(&mut grad[wt.range()], &ppack, &sp.zpacks[k - 2], true);
         }
         let nparams = grad.len();
