@@ -33,6 +33,10 @@ pub struct Peak {
     /// Register-only `vdpbf16ps` throughput (AVX512-BF16), all threads, GFLOP/s.
     #[serde(default)]
     pub dot_bf16_gflops: Option<f64>,
+    /// Register-only AMX `tdpbf16ps` throughput (tiles in registers), all threads, GFLOP/s;
+    /// absent without AMX-BF16.
+    #[serde(default)]
+    pub amx_bf16_gflops: Option<f64>,
 }
 
 /// Measures the peak on the current rayon pool (about 1–3 s).
@@ -88,7 +92,9 @@ pub fn measure() -> Peak {
     let regs = rayon::broadcast(|_| rmbench_kernels::bf16::register_peak_gmacs(200));
     let fma: Option<f64> = regs.iter().map(|r| r.0).sum();
     let dot: Option<f64> = regs.iter().map(|r| r.1).sum();
+    let amx: Option<f64> = rayon::broadcast(|_| rmbench_kernels::bf16::amx_peak_gmacs(200)).into_iter().sum();
     Peak {
+        amx_bf16_gflops: amx.map(|g| 2.0 * g),
         fma_f32_gflops: fma.map(|g| 2.0 * g),
         dot_bf16_gflops: dot.map(|g| 2.0 * g),
         l2_read_gbs: Some(l2),

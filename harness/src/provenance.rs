@@ -9,7 +9,8 @@ pub struct Provenance {
     pub cpu: String,
     /// SIMD features the CPU reports (space-separated).
     pub cpu_features: String,
-    /// ISA the kernels ran with, `+bf16` when MLP flipped rows ran in mixed precision.
+    /// ISA the kernels ran with, `+bf16` (`+amx-bf16` on AMX tiles) when MLP flipped rows ran in
+    /// mixed precision.
     pub isa: String,
     /// RUSTFLAGS of the build.
     pub rustflags: String,
@@ -35,9 +36,15 @@ pub fn cpu_model() -> String {
 }
 
 impl Provenance {
-    /// The kernels' ISA, with `+bf16` when the MLP's flipped rows run in mixed precision.
+    /// The kernels' ISA, with `+bf16` when the MLP's flipped rows run in mixed precision
+    /// (`+amx-bf16` when their products run on AMX tiles).
     pub fn isa_label(bf16: bool) -> String {
-        format!("{}{}", rmbench_kernels::simd::isa().name(), if bf16 { "+bf16" } else { "" })
+        let mixed = match (bf16, rmbench_kernels::bf16::engine()) {
+            (false, _) => "",
+            (true, "amx") => "+amx-bf16",
+            (true, _) => "+bf16",
+        };
+        format!("{}{mixed}", rmbench_kernels::simd::isa().name())
     }
 
     /// Provenance of this process now.

@@ -26,7 +26,8 @@ pub struct Global {
     #[arg(long, global = true, default_value = "auto")]
     pub isa: String,
     /// MLP flipped-row products: f32, or bf16 (differences from the base row in bf16, AVX512-BF16
-    /// only; recorded as `+bf16` on the ISA column).
+    /// only, on AMX tiles where the CPU has them and `RMBENCH_AMX` is not 0; recorded as `+bf16`
+    /// or `+amx-bf16` on the ISA column).
     #[arg(long, global = true, default_value = "f32", value_parser = ["f32", "bf16"])]
     pub precision: String,
 }

@@ -9,6 +9,9 @@
 //! product carries a relative error below 2⁻⁸ and the f32 sum adds its usual rounding; callers
 //! decide whether that is within their tolerance ([`crate::Mlp::set_bf16`]).
 //!
+//! On CPUs with AMX-BF16 the same products run on tiles ([`amx`]), about ten times the
+//! `vdpbf16ps` rate; [`engine`] says which path runs.
+//!
 //! [`gemm_reference`] is the scalar twin (same roundings, f64 sums) for the differential tests.
 
 use crate::dense::Operand;
@@ -42,6 +45,30 @@ pub fn available() -> bool {
     }
 }
 
+/// Which instructions run the bf16 products: `"amx"` (AMX-BF16 tiles), `"avx512bf16"`
+/// (`vdpbf16ps`) or `"scalar"`. AMX needs [`available`] too (its packing uses AVX512-BF16);
+/// `RMBENCH_AMX=0` turns it off.
+pub fn engine() -> &'static str {
+    if use_amx() {
+        "amx"
+    } else if available() {
+        "avx512bf16"
+    } else {
+        "scalar"
+    }
+}
+
+fn use_amx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        available() && amx::usable()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 static MIXED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Process-wide default for new MLPs: run the flipped rows' products as bf16 differences
@@ -59,7 +86,8 @@ pub fn mixed_default() -> bool {
     MIXED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// B (k × n) packed in bf16 pairs along k.
+/// B (k × n) packed in bf16 pairs along k. The storage holds ⌈k/2⌉ rounded up to 16 pair rows,
+/// the rows beyond ⌈k/2⌉ zero (whole AMX tiles along k).
 #[derive(Clone, Debug, Default)]
 pub struct PackedB {
     k: usize,
@@ -84,7 +112,7 @@ impl PackedB {
                 pack_row(&b.data[c * k..(c + 1) * k], dst);
             }
         }
-        let mut data = vec![0u32; k2 * n];
+        let mut data = vec![0u32; padded_pairs(k) * n];
         for c0 in (0..n).step_by(16) {
             for kk0 in (0..k2).step_by(16) {
                 for c in c0..(c0 + 16).min(n) {
@@ -110,9 +138,10 @@ impl PackedB {
         assert!(data.len() >= k * n, "PackedB::from_rows: shapes");
         let k2 = k.div_ceil(2);
         let mut out = std::mem::take(&mut self.data);
-        out.resize(k2 * n, 0);
+        out.resize(padded_pairs(k) * n, 0);
+        out[k2 * n..].fill(0);
         if n > 0 {
-            out.par_chunks_mut(n * 16).enumerate().for_each(|(t, blk)| {
+            out[..k2 * n].par_chunks_mut(n * 16).enumerate().for_each(|(t, blk)| {
                 for (j, dst) in blk.chunks_mut(n).enumerate() {
                     let kk = t * 16 + j;
                     let lo = &data[2 * kk * n..(2 * kk + 1) * n];
@@ -129,12 +158,14 @@ impl PackedB {
     pub fn reset(&mut self, k: usize, n: usize) {
         self.k = k;
         self.n = n;
-        self.data.resize(k.div_ceil(2) * n, 0);
+        self.data.resize(padded_pairs(k) * n, 0);
+        self.data[k.div_ceil(2) * n..].fill(0);
     }
 
     /// The packed pairs, ⌈k/2⌉ rows of n: row kk holds rows 2kk and 2kk+1 of the matrix.
     pub fn pairs_mut(&mut self) -> &mut [u32] {
-        &mut self.data
+        let len = self.k.div_ceil(2) * self.n;
+        &mut self.data[..len]
     }
 
     /// Inner dimension k.
@@ -146,6 +177,11 @@ impl PackedB {
     pub fn n(&self) -> usize {
         self.n
     }
+}
+
+/// Pair rows of a pack along k of length k: ⌈k/2⌉ rounded up to a whole tile (16).
+fn padded_pairs(k: usize) -> usize {
+    k.div_ceil(2).next_multiple_of(16)
 }
 
 /// One row rounded to bf16 pairs: `dst[kk]` = (src[2kk], src[2kk+1]) (the little-endian bf16
@@ -229,8 +265,12 @@ pub fn gemm_block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulat
     }
     #[cfg(target_arch = "x86_64")]
     if available() && n.is_multiple_of(16) {
-        // SAFETY: `available()` checked avx512f + avx512bf16; shapes asserted above.
-        unsafe { x86::block(c, rows, ap, b, accumulate) };
+        if amx::usable() {
+            amx::gemm(c, rows, ap, k2, 1, b, accumulate);
+        } else {
+            // SAFETY: `available()` checked avx512f + avx512bf16; shapes asserted above.
+            unsafe { x86::block(c, rows, ap, b, accumulate) };
+        }
         return;
     }
     for r in 0..rows {
@@ -249,17 +289,22 @@ pub fn gemm_block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulat
 
 /// C (m × n) ← Aᵀ·B, or C += Aᵀ·B when `accumulate`, with A (k × m) and B (k × n) both packed
 /// along k ([`PackedB::from_rows`]): the weight-gradient product Σ_r a[r]ᵀ b[r] over k rows.
-/// Parallel over 24-row blocks of C.
+/// Parallel over 24-row blocks of C (32 on AMX).
 pub fn gemm_tn(c: &mut [f32], a: &PackedB, b: &PackedB, accumulate: bool) {
     let (k, m, n) = (a.k, a.n, b.n);
     assert!(b.k == k && c.len() >= m * n, "bf16::gemm_tn: shapes");
     if m == 0 || n == 0 {
         return;
     }
-    const TN_ROWS: usize = 24;
+    let tn_rows = if use_amx() { 32 } else { 24 };
     let k2 = k.div_ceil(2);
-    c[..m * n].par_chunks_mut(TN_ROWS * n).enumerate().for_each(|(t, cblk)| {
-        let (r0, rows) = (t * TN_ROWS, cblk.len() / n);
+    c[..m * n].par_chunks_mut(tn_rows * n).enumerate().for_each(|(t, cblk)| {
+        let (r0, rows) = (t * tn_rows, cblk.len() / n);
+        #[cfg(target_arch = "x86_64")]
+        if use_amx() && n.is_multiple_of(16) {
+            amx::gemm(cblk, rows, &a.data[r0..], 1, m, b, accumulate);
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if available() && n.is_multiple_of(16) {
             // SAFETY: avx512f + avx512bf16 checked; A columns r0..r0+rows < m, shapes asserted.
@@ -299,6 +344,19 @@ pub fn gemm_reference(c: &mut [f32], m: usize, a: &[f32], b: Operand<'_>, accumu
     }
 }
 
+/// Register-only AMX `tdpbf16ps` throughput of the calling thread in G multiply-adds per second
+/// (`None` without usable AMX-BF16): the arithmetic ceiling of the AMX path.
+pub fn amx_peak_gmacs(millis: u64) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if use_amx() {
+            return amx::register_peak_gmacs(millis);
+        }
+    }
+    let _ = millis;
+    None
+}
+
 /// Register-only multiply-add throughput of the calling thread, in G multiply-adds per second:
 /// (f32 with 512-bit FMAs, bf16 with `vdpbf16ps`), each over 12 independent accumulators for about
 /// `millis` ms. `None` where the instructions are missing. The arithmetic ceiling the dense
@@ -332,6 +390,9 @@ pub fn register_peak_gmacs(millis: u64) -> (Option<f64>, Option<f64>) {
         (None, None)
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+pub mod amx;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {

@@ -96,3 +96,53 @@ fn gemm_tn_matches_the_scalar_twin() {
         }
     }
 }
+
+/// AMX tiles against `vdpbf16ps` on the same packed operands (when this CPU has both): row counts
+/// around the 16- and 32-row blocks, k pairs not a multiple of 16, n = 16·odd, accumulate or not,
+/// and the column form (A as a pack along k) of the weight gradient.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn amx_matches_vdpbf16ps() {
+    if !(available() && amx::usable()) {
+        eprintln!("skipped: this CPU or OS has no AMX-BF16");
+        return;
+    }
+    let close = |got: &[f32], want: &[f32], k: usize, what: &str| {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-5 * (k as f32).sqrt() * (1.0 + w.abs()), "{what}: {g} vs {w}");
+        }
+    };
+    for &(rows, k, n) in
+        &[(1usize, 1usize, 16usize), (15, 33, 48), (16, 32, 16), (33, 256, 256), (96, 256, 80), (47, 2, 80)]
+    {
+        let a = values(rows * k, 11);
+        let b = PackedB::from_rows(&values(k * n, 12), k, n);
+        let mut ap = Vec::new();
+        pack_rows(&a, k, 0..rows, &mut ap);
+        let acol = PackedB::from_rows(&values(k * rows, 14), k, rows);
+        for accumulate in [false, true] {
+            let init = values(rows * n, 13);
+            let (mut got, mut want) = (init.clone(), init.clone());
+            amx::gemm(&mut got, rows, &ap, k.div_ceil(2), 1, &b, accumulate);
+            // SAFETY: `available()` checked; rows × ⌈k/2⌉ pairs in `ap`, rows × n in `want`.
+            unsafe { x86::block(&mut want, rows, &ap, &b, accumulate) };
+            close(&got, &want, k, &format!("rows {rows}×{k}×{n} acc={accumulate}"));
+            let (mut got, mut want) = (init.clone(), init.clone());
+            amx::gemm(&mut got, rows, &acol.data, 1, rows, &b, accumulate);
+            // SAFETY: as above, A's pair (r, kk) at r + kk·rows.
+            unsafe { x86::block_strided(&mut want, rows, &acol.data, 1, rows, &b, accumulate) };
+            close(&got, &want, k, &format!("columns {rows}×{k}×{n} acc={accumulate}"));
+        }
+    }
+}
+
+/// The pack keeps its pair rows beyond ⌈k/2⌉ zero when reused for a smaller k.
+#[test]
+fn packs_keep_zero_padding_when_reused() {
+    let mut p = PackedB::from_rows(&values(64 * 16, 15), 64, 16);
+    p.repack_rows(&values(3 * 16, 16), 3, 16);
+    assert!(p.data[2 * 16..].iter().all(|&v| v == 0) && p.data.len() == 16 * 16);
+    let mut q = PackedB::from_rows(&values(64 * 16, 17), 64, 16);
+    q.reset(5, 16);
+    assert!(q.data[3 * 16..].iter().all(|&v| v == 0) && q.pairs_mut().len() == 3 * 16);
+}
