@@ -1,5 +1,6 @@
 //! The MLP's dense layer shapes, f32 (faer) against the mixed-precision bf16 product
-//! (`rmbench_kernels::bf16`, AVX512-BF16 when the CPU has it): C[m × 256] = A[m × 256]·Wᵀ with
+//! (`rmbench_kernels::bf16`: AMX tiles or AVX512-BF16 when the CPU has them, named by
+//! `bf16::engine`): C[m × 256] = A[m × 256]·Wᵀ with
 //! m = 1408 (a ggis step: 128 samples × (s + 1) rows) and m = 8192 (one exact-rm chunk).
 //! Throughput: FLOPs (2·m·k·n) as elements per second. The bf16 time includes rounding A (done
 //! per call); W's bf16 pack is made once, as the MLP caches it between optimizer steps.
@@ -7,6 +8,7 @@
 //! `bf16::gemm_tn` with both operands packed per call.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rayon::prelude::*;
 use rmbench_benches::criterion;
 use rmbench_kernels::bf16;
 use rmbench_kernels::dense::{gemm, Operand};
@@ -24,8 +26,25 @@ fn dense(c: &mut Criterion) {
         });
         // W is packed once per optimizer step in the MLP (cached), so outside the timed loop.
         let packed = bf16::PackedB::new(Operand::t(&w, n, k));
-        g.bench_function(BenchmarkId::new(if bf16::available() { "bf16_avx512" } else { "bf16_fallback" }, m), |b| {
+        g.bench_function(BenchmarkId::new(format!("bf16_{}", bf16::engine()), m), |b| {
             b.iter(|| bf16::gemm(&mut out, m, &a, &packed, false))
+        });
+        // The product alone, A's rows packed beforehand in 96-row tasks (as the MLP's fused tasks
+        // hand them over).
+        let ap: Vec<u32> = a
+            .chunks(k)
+            .flat_map(|r| {
+                let mut p = vec![0u32; k / 2];
+                bf16::pack_row(r, &mut p);
+                p
+            })
+            .collect();
+        g.bench_function(BenchmarkId::new(format!("bf16_{}_prepacked", bf16::engine()), m), |b| {
+            b.iter(|| {
+                out.par_chunks_mut(96 * n)
+                    .zip(ap.par_chunks(96 * k / 2))
+                    .for_each(|(c, a)| bf16::gemm_block(c, c.len() / n, a, &packed, false))
+            })
         });
     }
     g.finish();
@@ -40,12 +59,16 @@ fn dense(c: &mut Criterion) {
             b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
         });
         // Both operands are packed per call (they change every step).
-        let name = if bf16::available() { "bf16_avx512" } else { "bf16_fallback" };
+        let name = format!("bf16_{}", bf16::engine());
         g.bench_function(BenchmarkId::new(name, m), |b| {
             b.iter(|| {
                 let (pa, pz) = (bf16::PackedB::from_rows(&a, m, k), bf16::PackedB::from_rows(&z, m, n));
                 bf16::gemm_tn(&mut out, &pa, &pz, true)
             })
+        });
+        let (pa, pz) = (bf16::PackedB::from_rows(&a, m, k), bf16::PackedB::from_rows(&z, m, n));
+        g.bench_function(BenchmarkId::new(format!("bf16_{}_prepacked", bf16::engine()), m), |b| {
+            b.iter(|| bf16::gemm_tn(&mut out, &pa, &pz, true))
         });
     }
     g.finish();

@@ -227,13 +227,20 @@ pub(super) fn gemm(c: &mut [f32], rows: usize, a: &[u32], lda: usize, ks: usize,
     if rest > 0 {
         SCRATCH.with_borrow_mut(|(ap, cp)| {
             let padded = rest.next_multiple_of(T);
-            ap.clear();
-            ap.resize(padded * k2p, 0);
-            for r in 0..rest {
-                let src = rows16 + r;
-                for kk in 0..k2 {
-                    ap[r * k2p + kk] = a[src * lda + kk * ks];
+            if ks == 1 {
+                ap.clear();
+                ap.resize(padded * k2p, 0);
+                for r in 0..rest {
+                    let src = (rows16 + r) * lda;
+                    ap[r * k2p..r * k2p + k2].copy_from_slice(&a[src..src + k2]);
                 }
+            } else {
+                // Every element is written below.
+                ap.resize(padded * k2p, 0);
+                assert!(lda == 1 && (k2 == 0 || rows16 + rest - 1 + (k2 - 1) * ks < a.len()), "amx::gemm: shapes");
+                // SAFETY: AVX-512F comes with AMX here (the caller checked `available()`); the
+                // last element read is in bounds (asserted), `ap` holds padded × k2p pairs.
+                unsafe { transpose_pairs(a, rows16, ks, rest, k2, ap, k2p) };
             }
             cp.clear();
             cp.resize(padded * n, 0.0);
@@ -247,6 +254,64 @@ pub(super) fn gemm(c: &mut [f32], rows: usize, a: &[u32], lda: usize, ks: usize,
     }
     // SAFETY: returns the tile state to init (no tile data kept across calls).
     unsafe { asm!("tilerelease", options(nomem, nostack)) };
+}
+
+/// `ap[r·k2p + kk]` = `a[start + r + kk·stride]` for r < rows, kk < k2, zero for r < rows
+/// rounded up to 16 and kk < k2p: the columns of a pack along k as rows of pairs (the transpose
+/// the weight-gradient product needs), in 16 × 16 blocks — 16 contiguous loads, a register
+/// transpose (32- and 64-bit unpacks, two rounds of 128-bit lane shuffles), 16 stores.
+///
+/// # Safety
+/// AVX-512F available; `start + (rows − 1) + (k2 − 1)·stride < a.len()`;
+/// `ap.len()` ≥ rows.next_multiple_of(16)·k2p, k2p ≥ k2 a multiple of 16.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_pairs(a: &[u32], start: usize, stride: usize, rows: usize, k2: usize, ap: &mut [u32], k2p: usize) {
+    use std::arch::x86_64::*;
+    for r0 in (0..rows).step_by(16) {
+        let rmask: __mmask16 = if rows - r0 >= 16 { 0xFFFF } else { (1u16 << (rows - r0)) - 1 };
+        for kk0 in (0..k2p).step_by(16) {
+            // SAFETY: masked loads read a[start + r0 + j + kk·stride] only for r0 + j < rows and
+            // kk < k2 (in bounds by the contract); stores write rows r0..r0+16 of `ap`, pairs
+            // kk0..kk0+16 ≤ k2p.
+            unsafe {
+                let mut x = [_mm512_setzero_si512(); 16];
+                for (i, xi) in x.iter_mut().enumerate() {
+                    if kk0 + i < k2 {
+                        let p = a.as_ptr().add(start + r0 + (kk0 + i) * stride) as *const i32;
+                        *xi = _mm512_maskz_loadu_epi32(rmask, p);
+                    }
+                }
+                let mut t = [_mm512_setzero_si512(); 16];
+                for i in 0..8 {
+                    t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+                    t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
+                }
+                // u[4q + j]: per 128-bit lane ℓ, column 4ℓ + j of source rows 4q..4q+4.
+                let mut u = [_mm512_setzero_si512(); 16];
+                for q in 0..4 {
+                    u[4 * q] = _mm512_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
+                    u[4 * q + 1] = _mm512_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
+                    u[4 * q + 2] = _mm512_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
+                    u[4 * q + 3] = _mm512_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
+                }
+                for j in 0..4 {
+                    let va = _mm512_shuffle_i32x4::<0x88>(u[j], u[4 + j]);
+                    let vb = _mm512_shuffle_i32x4::<0xDD>(u[j], u[4 + j]);
+                    let vc = _mm512_shuffle_i32x4::<0x88>(u[8 + j], u[12 + j]);
+                    let vd = _mm512_shuffle_i32x4::<0xDD>(u[8 + j], u[12 + j]);
+                    let cols = [
+                        (j, _mm512_shuffle_i32x4::<0x88>(va, vc)),
+                        (4 + j, _mm512_shuffle_i32x4::<0x88>(vb, vd)),
+                        (8 + j, _mm512_shuffle_i32x4::<0xDD>(va, vc)),
+                        (12 + j, _mm512_shuffle_i32x4::<0xDD>(vb, vd)),
+                    ];
+                    for (c, v) in cols {
+                        _mm512_storeu_si512(ap.as_mut_ptr().add((r0 + c) * k2p + kk0) as *mut _, v);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Register-only `tdpbf16ps` throughput of the calling thread in G multiply-adds per second
