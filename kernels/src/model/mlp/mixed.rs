@@ -270,6 +270,9 @@ impl Mlp {
             }
             af = next_f;
         }
+        // The empty buffer taken for "after the last layer" holds a pooled vector: give it back
+        // (dropping it made every step allocate and page-fault a fresh chunk buffer).
+        self.pool.give(af);
         Split { s, base, flips, delta, zpacks }
     }
 
