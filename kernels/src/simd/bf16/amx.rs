@@ -213,10 +213,11 @@ thread_local! {
 pub(super) fn gemm(c: &mut [f32], rows: usize, a: &[u32], lda: usize, ks: usize, b: &PackedB, accumulate: bool) {
     let (k2, n) = (b.k.div_ceil(2), b.n);
     let k2p = k2.next_multiple_of(T);
-    debug_assert!(n.is_multiple_of(T) && b.data.len() >= k2p * n);
+    assert!(usable() && n.is_multiple_of(T) && b.data.len() >= k2p * n && c.len() >= rows * n, "amx::gemm: shapes");
     // Direct tile loads need row-major pairs already padded along k; otherwise copy A.
     let direct = ks == 1 && k2 == k2p;
     let rows16 = if direct { rows / T * T } else { 0 };
+    assert!(rows16 == 0 || lda >= k2p && (rows16 - 1) * lda + k2p <= a.len(), "amx::gemm: A shapes");
     // SAFETY: tile configuration on this thread, released below; CONFIG is 64-byte aligned.
     unsafe { asm!("ldtilecfg [{}]", in(reg) &CONFIG, options(nostack, readonly)) };
     if rows16 > 0 {
