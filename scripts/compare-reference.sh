@@ -7,7 +7,7 @@
 #
 # Usage: scripts/compare-reference.sh [--install] [OUT_DIR]   (default OUT_DIR: results/reference)
 # Env: DIMS="32 64 …", OBJECTIVES="rm ggis-basic ggis-advanced", THREADS=2, ROUNDS=3, STEPS=5,
-#      PRECISION=f32|bf16 (rmbench's --precision; bf16 needs AVX512-BF16),
+#      PRECISION=f32|bf16 (rmbench's --precision; bf16 needs AVX512-BF16 and uses AMX tiles where present),
 #      RMBENCH_VENV (default .venv-reference), TORCH_VERSION (default 2.15.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
