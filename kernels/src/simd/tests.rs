@@ -109,6 +109,24 @@ fn adam_every_isa_same_bits() {
         let v0: Vec<f32> = random_weights(len, 4).iter().map(|x| x.abs()).collect();
         let (mut pw, mut mw, mut vw) = (p0.clone(), m0.clone(), v0.clone());
         adam_body(&mut pw, &mut mw, &mut vw, &g, &c);
+        // The textbook update in f64: θ − lr·(m/bc₁)/(√(v/bc₂) + ε).
+        for k in 0..len {
+            let th = p0[k] as f64;
+            let sign = if th > 0.0 {
+                1.0
+            } else if th < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            let gk = g[k] as f64 + c.weight_decay as f64 * th + c.l1 as f64 * sign;
+            let (b1, b2) = (c.beta1 as f64, c.beta2 as f64);
+            let mk = b1 * m0[k] as f64 + (1.0 - b1) * gk;
+            let vk = b2 * v0[k] as f64 + (1.0 - b2) * gk * gk;
+            let want = th - c.lr as f64 * (mk / c.bc1 as f64) / ((vk / c.bc2 as f64).sqrt() + c.eps as f64);
+            let step = th - want;
+            assert!((pw[k] as f64 - want).abs() <= 1e-5 * step.abs() + 1e-7 * th.abs().max(1e-3), "len={len} k={k}");
+        }
         for isa in ISAS {
             let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
             if adam_update_with(isa, &mut p, &mut m, &mut v, &g, &c).is_none() {
