@@ -56,6 +56,9 @@ pub struct ReferenceRecord {
     pub rmbench_ms: f64,
     /// PyTorch median ms per step.
     pub pytorch_ms: f64,
+    /// rmbench's kernel ISA (`avx512`, `avx512+amx-bf16`, …); empty in files that lack it.
+    #[serde(default)]
+    pub isa: String,
 }
 
 /// rmbench against the PyTorch reference: time per step against d, one line per implementation
@@ -69,12 +72,16 @@ pub fn reference_comparison(path: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         times.entry(format!("PyTorch {}", r.objective)).or_default().push((r.dim as f64, r.pytorch_ms));
         speed.entry(r.objective.clone()).or_default().push((r.dim as f64, r.pytorch_ms / r.rmbench_ms));
     }
+    let mut isas: Vec<&str> = rows.iter().map(|r| r.isa.as_str()).filter(|i| !i.is_empty()).collect();
+    isas.sort_unstable();
+    isas.dedup();
+    let isa = if isas.is_empty() { String::new() } else { format!(" [{}]", isas.join(", ")) };
     let to_series = |m: BTreeMap<String, Vec<(f64, f64)>>| {
         m.into_iter().map(|(label, points)| Series::line(label, points)).collect()
     };
     let mut files = line_chart(
         &LineChart {
-            title: "MLP 256×3 training step: rmbench vs PyTorch reference (n=128, s=10)".into(),
+            title: format!("MLP 256×3 training step: rmbench{isa} vs PyTorch reference (n=128, s=10)"),
             x_desc: "dimension d (bits)".into(),
             y_desc: "median time per step (ms)".into(),
             x_scale: Scale::Log2,
@@ -86,7 +93,7 @@ pub fn reference_comparison(path: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     )?;
     files.extend(line_chart(
         &LineChart {
-            title: "Speed-up of rmbench over the PyTorch reference".into(),
+            title: format!("Speed-up of rmbench{isa} over the PyTorch reference"),
             x_desc: "dimension d (bits)".into(),
             y_desc: "time(PyTorch) / time(rmbench) (dashed: break-even)".into(),
             x_scale: Scale::Log2,
