@@ -184,9 +184,7 @@ impl Mlp {
     fn flip_into(&self, base: &[f32], row: &[u64], i: usize, out: &mut [f32]) {
         let t = 1.0 - 2.0 * bit(row, i) as f32;
         let wi = &self.w(0)[i * self.h..(i + 1) * self.h];
-        for ((o, &b), &w) in out.iter_mut().zip(base).zip(wi) {
-            *o = b + t * w;
-        }
+        simd::add_scaled_into(out, base, t, wi);
     }
 
     /// Runs m rows from first-layer pre-activations `a1` (m × H) to energies.
@@ -243,19 +241,13 @@ impl Mlp {
         if let Some(grad) = grad.as_deref_mut() {
             let gw = &mut grad[wl_t.range()];
             for r in 0..m {
-                for (g, &z) in gw.iter_mut().zip(&zl[r * h..(r + 1) * h]) {
-                    *g += w[r] * z;
-                }
+                simd::axpy(gw, w[r], &zl[r * h..(r + 1) * h]);
             }
             grad[bl_t.offset] += w.iter().sum::<f32>();
         }
         let wl = self.w(l);
         let mut dz = self.pool.take(m * h);
-        dz.par_chunks_mut(h).zip(w.par_iter()).for_each(|(d, &wr)| {
-            for (dk, &wk) in d.iter_mut().zip(wl) {
-                *dk = wr * wk;
-            }
-        });
+        dz.par_chunks_mut(h).zip(w.par_iter()).for_each(|(d, &wr)| simd::scale_into(d, wr, wl));
         let mut dbeta = 0f32;
         let mut delta = self.pool.take(m * h);
         for k in (1..=l).rev() {
@@ -375,9 +367,7 @@ fn par_rows3(a: &[f32], z: &mut [f32], s: &mut [f32], h: usize, f: impl Fn(&[f32
 /// out[c] += Σ_r m[r·h + c].
 fn col_sums_into(m: &[f32], h: usize, out: &mut [f32]) {
     for r in m.chunks(h) {
-        for (o, &v) in out.iter_mut().zip(r) {
-            *o += v;
-        }
+        simd::axpy(out, 1.0, r);
     }
 }
 

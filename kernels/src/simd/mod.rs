@@ -7,6 +7,8 @@
 
 pub mod bf16;
 pub mod math;
+mod rows;
+pub use rows::*;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

@@ -190,3 +190,50 @@ fn softplus_shift_sum_every_isa() {
         }
     }
 }
+
+/// The row operations give the scalar body's bits on every ISA, on lengths around the vector
+/// widths (0, 1, 15, 16, 17, 100, 257).
+#[test]
+fn row_ops_every_isa_same_bits() {
+    for len in [0usize, 1, 15, 16, 17, 100, 257] {
+        let (x, u, y0) = (random_weights(len, 5), random_weights(len, 6), random_weights(len, 7));
+        let run = |isa: Isa| -> Option<Vec<Vec<f32>>> {
+            let mut outs = Vec::new();
+            let mut y = y0.clone();
+            scale_into_with(isa, &mut y, 0.7, &x)?;
+            outs.push(y);
+            let mut y = y0.clone();
+            axpy_with(isa, &mut y, -1.3, &x)?;
+            outs.push(y);
+            let mut y = y0.clone();
+            sub_assign_with(isa, &mut y, &x)?;
+            outs.push(y);
+            let mut y = y0.clone();
+            scale_with(isa, &mut y, 0.3)?;
+            outs.push(y);
+            let mut y = y0.clone();
+            diff_into_with(isa, &mut y, &u, &x)?;
+            outs.push(y);
+            let mut y = y0.clone();
+            add_scaled_into_with(isa, &mut y, &u, -0.5, &x)?;
+            outs.push(y);
+            Some(outs)
+        };
+        let want = run(Isa::Scalar).expect("scalar");
+        // The scalar results against the plain arithmetic, element by element.
+        for k in 0..len {
+            let w = [0.7 * x[k], y0[k] + -1.3 * x[k], y0[k] - x[k], y0[k] * 0.3, u[k] - x[k], u[k] + -0.5 * x[k]];
+            for (op, &v) in w.iter().enumerate() {
+                assert_eq!(want[op][k].to_bits(), v.to_bits(), "op {op} len {len} k {k}");
+            }
+        }
+        for isa in ISAS {
+            if let Some(got) = run(isa) {
+                for (op, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let same = g.iter().zip(w).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{isa:?} op {op} len {len}");
+                }
+            }
+        }
+    }
+}

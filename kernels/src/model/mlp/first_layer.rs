@@ -69,7 +69,7 @@ impl Mlp {
         dsums.par_chunks_mut(h).enumerate().for_each(|(k, dsum)| {
             dsum.copy_from_slice(at(k, 0));
             for j in 0..s {
-                dsum.iter_mut().zip(at(k, 1 + j)).for_each(|(ds, &v)| *ds += v);
+                simd::axpy(dsum, 1.0, at(k, 1 + j));
             }
         });
         // xᵀ: for every input bit j, the rows of this chunk that have it set (m-bit masks).

@@ -249,7 +249,7 @@ impl Mlp {
                         if last {
                             dr[i] = zr[lo..hi].iter().zip(z0).zip(wl).map(|((a, b), w)| (a - b) * w).sum();
                         } else {
-                            diff.iter_mut().zip(&zr[lo..hi]).zip(z0).for_each(|((o, &a), &b)| *o = a - b);
+                            simd::diff_into(diff, &zr[lo..hi], z0);
                             bf16::pack_row(diff, &mut ap[i * k2..(i + 1) * k2]);
                             nr[lo..hi].copy_from_slice(&next_b[p * h..(p + 1) * h]);
                         }
@@ -294,9 +294,9 @@ impl Mlp {
         ys.par_chunks_mut(h).enumerate().for_each(|(q, yr)| {
             let (j, r) = (q / nb, q % nb);
             let (zb, zf) = (&sp.base.tape.z[j], &sp.flips.z[j]);
-            yr.iter_mut().zip(&zb[r * h..(r + 1) * h]).for_each(|(o, &v)| *o = wb[r] * v);
+            simd::scale_into(yr, wb[r], &zb[r * h..(r + 1) * h]);
             for f in r * s..(r + 1) * s {
-                yr.iter_mut().zip(&zf[f * h..(f + 1) * h]).for_each(|(o, &v)| *o += wf[f] * v);
+                simd::axpy(yr, wf[f], &zf[f * h..(f + 1) * h]);
             }
         });
         // Output layer: ∂b_L = Σ_r w_r; ∂W_L = Σ_r w_r z_L[r] (base rows here, flips in the tasks).
@@ -315,7 +315,7 @@ impl Mlp {
             for r in 0..nb {
                 dbeta += wb[r] * sp.base.beta_parts[k - 1][r];
                 let wr = if first { wb[r] } else { wtot[r] };
-                wdb[r * h..(r + 1) * h].iter_mut().zip(&db[r * h..(r + 1) * h]).for_each(|(o, &v)| *o = wr * v);
+                simd::scale_into(&mut wdb[r * h..(r + 1) * h], wr, &db[r * h..(r + 1) * h]);
             }
             let dzb_next: &[f32] = if first { &[] } else { &sp.base.dz[k - 2] };
             if !first {
@@ -358,7 +358,7 @@ impl Mlp {
                         if first {
                             for i in 0..rows {
                                 let (lo, hi) = (i * h, (i + 1) * h);
-                                wd[lo..hi].iter_mut().zip(&dl[lo..hi]).for_each(|(o, &v)| *o = w[i] * v);
+                                simd::scale_into(&mut wd[lo..hi], w[i], &dl[lo..hi]);
                             }
                             add_rows(&mut cols, &wd[..rows * h], h);
                             return (part, cols, outs);
@@ -367,9 +367,9 @@ impl Mlp {
                             let (lo, hi) = (i * h, (i + 1) * h);
                             let p = (t * TASK + i) / s;
                             let d = &mut dl[lo..hi];
-                            d.iter_mut().zip(&db[p * h..(p + 1) * h]).for_each(|(o, &b)| *o -= b);
+                            simd::sub_assign(d, &db[p * h..(p + 1) * h]);
                             bf16::pack_row(d, &mut ap[i * k2..(i + 1) * k2]);
-                            d.iter_mut().for_each(|v| *v *= w[i]);
+                            simd::scale(d, w[i]);
                         }
                         add_rows(&mut cols, &dl[..rows * h], h);
                         pack_pairs(&dl[..rows * h], rows, h, pp);
@@ -465,7 +465,7 @@ fn pack_pairs(m: &[f32], rows: usize, h: usize, dst: &mut [u32]) {
 /// out[c] += Σ_r m[r·h + c].
 fn add_rows(out: &mut [f32], m: &[f32], h: usize) {
     for r in m.chunks(h) {
-        out.iter_mut().zip(r).for_each(|(o, &v)| *o += v);
+        simd::axpy(out, 1.0, r);
     }
 }
 
@@ -473,7 +473,7 @@ fn add_rows(out: &mut [f32], m: &[f32], h: usize) {
 fn weighted_col_sums(m: &[f32], w: &[f32], h: usize) -> Vec<f32> {
     let mut out = vec![0f32; h];
     for (r, &wr) in m.chunks(h).zip(w) {
-        out.iter_mut().zip(r).for_each(|(o, &v)| *o += wr * v);
+        simd::axpy(&mut out, wr, r);
     }
     out
 }
