@@ -7,41 +7,57 @@
 use super::{detected, isa, Isa};
 
 /// Defines `$name(args)` on the run-time ISA and `$with(isa, args) -> Option<()>` (`None` when
-/// this CPU lacks the ISA) from one loop body.
+/// this CPU lacks the ISA) from one loop body. The per-ISA clones live in a module named like the
+/// function (modules and functions have separate namespaces); `$name` skips `$with`'s feature
+/// check because `isa()` never exceeds the detected ISA (these run once per row).
 macro_rules! row_op {
     ($(#[$m:meta])* $name:ident, $with:ident, ($($arg:ident: $ty:ty),*), $body:block) => {
-        $(#[$m])*
-        #[inline]
-        pub fn $name($($arg: $ty),*) {
-            $with(isa(), $($arg),*).expect("scalar always available")
-        }
+        mod $name {
+            use super::Isa;
 
-        #[doc = concat!("[`", stringify!($name), "`] with an explicit ISA; `None` if this CPU lacks it.")]
-        pub fn $with(isa: Isa, $($arg: $ty),*) -> Option<()> {
             #[inline(always)]
             fn body($($arg: $ty),*) $body
+
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
             unsafe fn v512($($arg: $ty),*) {
                 body($($arg),*)
             }
+
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
             unsafe fn v256($($arg: $ty),*) {
                 body($($arg),*)
             }
-            match isa {
-                Isa::Scalar => Some(body($($arg),*)),
-                _ if isa > detected() => None,
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX-512 F/DQ/VL (checked just above).
-                Isa::Avx512 => Some(unsafe { v512($($arg),*) }),
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                Isa::Avx2 => Some(unsafe { v256($($arg),*) }),
-                #[cfg(not(target_arch = "x86_64"))]
-                _ => None,
+
+            /// Runs on `isa`, which the caller has checked against the CPU.
+            #[inline]
+            pub(super) fn run(isa: Isa, $($arg: $ty),*) {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: the caller checked that the CPU has AVX-512 F/DQ/VL.
+                    Isa::Avx512 => unsafe { v512($($arg),*) },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: the caller checked that the CPU has AVX2 and FMA.
+                    Isa::Avx2 => unsafe { v256($($arg),*) },
+                    _ => body($($arg),*),
+                }
             }
+        }
+
+        $(#[$m])*
+        #[inline]
+        pub fn $name($($arg: $ty),*) {
+            $name::run(isa(), $($arg),*)
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] with an explicit ISA; `None` if this CPU lacks it.")]
+        pub fn $with(isa: Isa, $($arg: $ty),*) -> Option<()> {
+            if isa > detected() {
+                return None;
+            }
+            $name::run(isa, $($arg),*);
+            Some(())
         }
     };
 }
