@@ -14,6 +14,24 @@ use rayon::prelude::*;
 /// Rows per parallel chunk of the parameter gradient (fixed, so sums are deterministic).
 const GRAD_CHUNK: usize = 16;
 
+/// Rows per parallel task of the tabulated all-flip ΔE: each block of flip-table rows is read
+/// from memory once per task and reused from cache by the task's other rows.
+const FLIP_ROWS: usize = 8;
+
+/// Flip-table entries (both signs) per block of flips, 32 KiB: the task's rows reuse it from L1.
+const FLIP_BLOCK_ENTRIES: usize = 8 * 1024;
+
+/// Largest |W| for the tabulated path: e^{±80} and a [1, 2) mantissa times it stay normal in f32.
+const TABLE_MAX_ABS_W: f32 = 80.0;
+
+/// e^{±W} per flip (see [`simd::log_mix_products`]): rows 2i and 2i + 1 hold e^{Wᵀ[i,:]} and
+/// e^{−Wᵀ[i,:]}, the factors of a flip of bit i from 0 and from 1.
+struct FlipTable {
+    e: Vec<f32>,
+    /// Factors between renormalizations: ⌊80 / max|W|⌋.
+    every: usize,
+}
+
 /// Binary RBM free energy over d visible and H hidden units: `W` [H, d], `b` [d], `c` [H].
 #[derive(Clone, Debug)]
 pub struct Rbm {
@@ -105,6 +123,60 @@ impl Rbm {
     }
 }
 
+impl Rbm {
+    /// The flip table, or `None` when some |W| > 80 (then the softplus path runs).
+    fn flip_table(&self) -> Option<FlipTable> {
+        let h = self.h;
+        // |w| as bits: ordered like the values, and NaN/∞ compare above 80.
+        let max_bits =
+            self.wt().par_chunks(4096).map(|c| c.iter().map(|v| v.to_bits() & 0x7fff_ffff).max().unwrap_or(0)).max();
+        let max_bits = max_bits.unwrap_or(0);
+        if max_bits > TABLE_MAX_ABS_W.to_bits() || h == 0 {
+            return None;
+        }
+        let max_abs = f32::from_bits(max_bits);
+        let every = if max_abs > 0.0 { ((TABLE_MAX_ABS_W / max_abs) as usize).clamp(1, 1 << 20) } else { 1 << 20 };
+        let mut e = vec![0f32; 2 * self.wt().len()];
+        e.par_chunks_mut(2 * h).zip(self.wt().par_chunks(h)).for_each(|(o, w)| simd::exp_pair_into(o, w));
+        Some(FlipTable { e, every })
+    }
+
+    /// All-flip ΔE from the flip table: per task of [`FLIP_ROWS`] rows, σ(±a) once per row, then
+    /// block by block of flips, ΔEᵢ = −tᵢbᵢ − ln Πⱼ (σ(−aⱼ) + σ(aⱼ)·e^{tᵢWᵢⱼ}). O(n·(popcount + d)·H)
+    /// multiply-adds and n·d vector logs; no transcendental per term.
+    fn delta_all_tabulated(&self, x: &BitBatch, table: &FlipTable, out: &mut [f32]) {
+        let (d, h) = (self.d, self.h);
+        let block = (FLIP_BLOCK_ENTRIES / (2 * h)).clamp(1, d);
+        out.par_chunks_mut(FLIP_ROWS * d).enumerate().for_each_init(
+            || (vec![0f32; h], vec![0f32; FLIP_ROWS * h], vec![0f32; FLIP_ROWS * h], vec![0u32; block]),
+            |(a, sig, sbar, rows), (task, o)| {
+                let r0 = task * FLIP_ROWS;
+                let nr = o.len() / d;
+                for k in 0..nr {
+                    self.preact(x.row(r0 + k), a);
+                    simd::sigmoid_pair_into(&mut sig[k * h..(k + 1) * h], &mut sbar[k * h..(k + 1) * h], a);
+                }
+                for i0 in (0..d).step_by(block) {
+                    let i1 = (i0 + block).min(d);
+                    for k in 0..nr {
+                        let row = x.row(r0 + k);
+                        for (slot, i) in rows.iter_mut().zip(i0..i1) {
+                            *slot = (2 * i + bit(row, i) as usize) as u32;
+                        }
+                        let ok = &mut o[k * d + i0..k * d + i1];
+                        let (sg, sb) = (&sig[k * h..(k + 1) * h], &sbar[k * h..(k + 1) * h]);
+                        simd::log_mix_products(ok, sg, sb, &table.e, &rows[..i1 - i0], table.every);
+                        for (v, i) in ok.iter_mut().zip(i0..i1) {
+                            let t = 1.0 - 2.0 * bit(row, i) as f32;
+                            *v = -t * self.b()[i] - *v;
+                        }
+                    }
+                }
+            },
+        );
+    }
+}
+
 impl EnergyModel for Rbm {
     fn kind(&self) -> ModelKind {
         ModelKind::Rbm
@@ -136,11 +208,15 @@ impl EnergyModel for Rbm {
         );
     }
 
-    /// All d flips from one pre-activation per row: O(n·(popcount + d)·H).
+    /// All d flips from one pre-activation per row: O(n·(popcount + d)·H), tabulated (no
+    /// transcendental per term) unless some |W| > 80.
     fn delta_all(&self, x: &BitBatch, out: &mut [f32]) {
         let d = self.d;
-        if d == 0 {
+        if d == 0 || x.n() == 0 {
             return;
+        }
+        if let Some(table) = self.flip_table() {
+            return self.delta_all_tabulated(x, &table, out);
         }
         out.par_chunks_mut(d).enumerate().for_each_init(
             || (vec![0f32; self.h], vec![0f32; self.h]),
@@ -335,6 +411,29 @@ mod tests {
         let m = model(d, h, 3);
         for (name, x) in patterns(2, d, 8) {
             check_delta_brute_force(name, &m, &x);
+        }
+    }
+
+    /// Large positive weights and saturated hidden units, so that a lane's product grows by up to
+    /// e^{30} per factor (8 full chunks: far past the f32 range unless renormalized): W ∈ [0, 30]
+    /// takes the tabulated path with a renormalization every 2 chunks, W ∈ [0, 120] the softplus
+    /// path; both against the f64 reference.
+    #[test]
+    fn all_flip_delta_with_large_weights_and_saturated_units() {
+        let (d, h) = (70, 133);
+        for scale in [30.0f32, 120.0] {
+            let mut m = Rbm::random(d, h, scale, 9);
+            m.params[..d * h].iter_mut().for_each(|w| *w = w.abs());
+            for k in 0..h {
+                m.params[d * h + d + k] = if k % 2 == 0 { 60.0 } else { -60.0 };
+            }
+            assert_eq!(m.flip_table().is_some(), scale < 80.0);
+            for (name, x) in patterns(3, d, 4) {
+                let mut da = vec![0f32; 3 * d];
+                m.delta_all(&x, &mut da);
+                let what = format!("rbm |W| ≤ {scale} {name} delta_all");
+                crate::testing::assert_close(&what, &da, &crate::reference::delta_all(&m, &x), 1e-4, 1e-2);
+            }
         }
     }
 

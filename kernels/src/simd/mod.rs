@@ -7,7 +7,10 @@
 
 pub mod bf16;
 pub mod math;
+#[macro_use]
 mod rows;
+mod logmix;
+pub use logmix::*;
 pub use rows::*;
 #[cfg(target_arch = "x86_64")]
 mod x86;

@@ -13,7 +13,8 @@ use super::{detected, isa, Isa};
 macro_rules! row_op {
     ($(#[$m:meta])* $name:ident, $with:ident, ($($arg:ident: $ty:ty),*), $body:block) => {
         mod $name {
-            use super::Isa;
+            #[allow(unused_imports)]
+            use super::*;
 
             #[inline(always)]
             fn body($($arg: $ty),*) $body

@@ -237,3 +237,49 @@ fn row_ops_every_isa_same_bits() {
         }
     }
 }
+
+/// The tabulated RBM flip sum: ln Πⱼ (σ(−aⱼ) + σ(aⱼ)·e^{tWⱼ}) against the f64 softplus differences,
+/// on widths around the vector width, saturated pre-activations (|a| up to 40) and weights up to
+/// 20 (renormalized every 4 chunks), with the same bits on every ISA.
+#[test]
+fn log_mix_products_every_isa() {
+    let sp = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+    for h in [1usize, 5, 15, 16, 17, 33, 256, 300] {
+        for (a_scale, w_scale) in [(3.0f32, 0.5f32), (40.0, 20.0)] {
+            let a: Vec<f32> = random_weights(h, 11).iter().map(|v| v * a_scale).collect();
+            let w: Vec<f32> = random_weights(3 * h, 12).iter().map(|v| v * w_scale).collect();
+            let (sig, sbar): (Vec<f32>, Vec<f32>) = a.iter().map(|&v| (math::sigmoid(v), math::sigmoid(-v))).unzip();
+            let mut table = vec![0f32; 6 * h];
+            for (o, wr) in table.chunks_mut(2 * h).zip(w.chunks(h)) {
+                exp_pair_into(o, wr);
+            }
+            let max_abs = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let every = ((80.0 / max_abs) as usize).max(1);
+            let rows = [0u32, 1, 2, 3, 4, 5, 5];
+            let want: Vec<f64> = rows
+                .iter()
+                .map(|&r| {
+                    let (i, t) = (r as usize / 2, if r % 2 == 0 { 1.0 } else { -1.0 });
+                    (0..h).map(|j| sp(a[j] as f64 + t * w[i * h + j] as f64) - sp(a[j] as f64)).sum::<f64>()
+                })
+                .collect();
+            let mut first: Option<Vec<f32>> = None;
+            for isa in ISAS {
+                let mut out = vec![0f32; rows.len()];
+                if log_mix_products_with(isa, &mut out, &sig, &sbar, &table, &rows, every).is_none() {
+                    continue;
+                }
+                for (k, (&g, &x)) in out.iter().zip(&want).enumerate() {
+                    let tol = 2e-6 * h as f64 * (1.0 + w_scale as f64) + 1e-6 * x.abs();
+                    assert!((g as f64 - x).abs() <= tol, "{isa:?} h={h} a×{a_scale} k={k}: {g} vs {x}");
+                }
+                match &first {
+                    None => first = Some(out),
+                    Some(f) => {
+                        assert!(f.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?} h={h}: bits")
+                    }
+                }
+            }
+        }
+    }
+}
