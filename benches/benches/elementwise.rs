@@ -1,6 +1,8 @@
 //! The MLP's and RBM's element-wise kernels on the run-time ISA, over one L2-resident block of
-//! 64 Ki floats: Swish forward (σ(βa), a·σ), Swish backward and the softplus sum. Throughput in
-//! elements per second.
+//! 64 Ki floats: Swish forward (σ(βa), a·σ), Swish backward and the softplus sum; and the RBM's
+//! tabulated flip kernel (`log_mix_products`, H = 256, 64 flips over a 64 KiB table: one thread,
+//! L1/L2-resident) beside the softplus-difference sum it replaces. Throughput in elements (terms)
+//! per second.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rmbench_benches::criterion;
@@ -18,6 +20,33 @@ fn elementwise(c: &mut Criterion) {
     g.bench_function("swish_forward", |b| b.iter(|| simd::swish_forward(black_box(&a), 1.3, &mut z, &mut sig)));
     g.bench_function("swish_backward", |b| b.iter(|| simd::swish_backward(black_box(&a), &sig, 1.3, &dz, &mut delta)));
     g.bench_function("softplus_sum", |b| b.iter(|| simd::softplus_sum(black_box(&a))));
+    // RBM flips: 64 flips × H = 256 terms.
+    let (h, flips) = (256, 16);
+    let mut sig_store = vec![0f32; 2 * h + 16];
+    let off = sig_store.as_ptr().align_offset(64);
+    let (s, sb) = sig_store[off..off + 2 * h].split_at_mut(h);
+    simd::sigmoid_pair_into(s, sb, &a[..h]);
+    let (s, sb) = (&*s, &*sb);
+    let w: Vec<f32> = dz[..h * flips].iter().map(|v| v * 10.0).collect();
+    let mut table_store = vec![0f32; h * flips + 16];
+    let off = table_store.as_ptr().align_offset(64);
+    let table = &mut table_store[off..off + h * flips];
+    simd::exp_into(table, &w);
+    let table = &*table;
+    let rows: Vec<u32> = (0..flips as u32).collect();
+    let mut out = vec![0f32; flips];
+    g.throughput(Throughput::Elements((h * flips) as u64));
+    g.bench_function("rbm_log_mix_products", |b| {
+        b.iter(|| simd::log_mix_products(&mut out, black_box(s), sb, table, &rows, 1 << 20))
+    });
+    let sp: Vec<f32> = a[..h].iter().map(|&v| simd::math::softplus(v)).collect();
+    g.bench_function("rbm_softplus_shift_sums", |b| {
+        b.iter(|| {
+            for r in 0..flips {
+                out[r] = simd::softplus_shift_sum(black_box(&a[..h]), &sp, &w[r * h..(r + 1) * h], 1.0);
+            }
+        })
+    });
     g.finish();
 }
 

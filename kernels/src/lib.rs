@@ -6,6 +6,7 @@
 //! gradients and weighted parameter gradients. Every kernel has a scalar twin in [`reference`];
 //! target-specific code lives only in [`simd`], chosen once at run time ([`simd::Isa`]).
 
+pub mod aligned;
 pub mod bits;
 pub mod dense;
 pub mod model;

@@ -239,22 +239,13 @@ mod x512 {
 }
 
 row_op!(
-    /// One RBM weight row w (H) to its flip-table rows: out = [e^{w} | e^{−w}] (2H), from one
-    /// e^{−|w|} and one reciprocal per element. Accurate to ~4e-7 relative for |w| ≤ 87.
-    exp_pair_into,
-    exp_pair_into_with,
+    /// outₖ = e^{wₖ} for |wₖ| ≤ 87 (the RBM's flip table), relative error < 4e-7.
+    exp_into,
+    exp_into_with,
     (out: &mut [f32], w: &[f32]),
     {
-        let h = w.len();
-        assert_eq!(out.len(), 2 * h, "exp_pair_into: lengths");
-        let (plus, minus) = out.split_at_mut(h);
-        for ((p, m), &v) in plus.iter_mut().zip(minus.iter_mut()).zip(w) {
-            let small = math::exp_neg(-v.abs());
-            let big = 1.0 / small;
-            let pos = v >= 0.0;
-            *p = if pos { big } else { small };
-            *m = if pos { small } else { big };
-        }
+        assert_eq!(out.len(), w.len(), "exp_into: lengths");
+        out.iter_mut().zip(w).for_each(|(o, &v)| *o = math::exp(v));
     }
 );
 

@@ -238,7 +238,8 @@ fn row_ops_every_isa_same_bits() {
     }
 }
 
-/// The tabulated RBM flip sum: ln Πⱼ (σ(−aⱼ) + σ(aⱼ)·e^{tWⱼ}) against the f64 softplus differences,
+/// The tabulated RBM flip sum: ln Πⱼ (σ(−aⱼ) + σ(aⱼ)·e^{Wⱼ}) (a flip from 0) and, with σ and σ̄
+/// swapped, ln Πⱼ (σ(aⱼ) + σ(−aⱼ)·e^{Wⱼ}) − Σⱼ Wⱼ (from 1) against the f64 softplus differences,
 /// on widths around the vector width, saturated pre-activations (|a| up to 40) and weights up to
 /// 20 (renormalized every 4 chunks), with the same bits on every ISA.
 #[test]
@@ -249,34 +250,38 @@ fn log_mix_products_every_isa() {
             let a: Vec<f32> = random_weights(h, 11).iter().map(|v| v * a_scale).collect();
             let w: Vec<f32> = random_weights(3 * h, 12).iter().map(|v| v * w_scale).collect();
             let (sig, sbar): (Vec<f32>, Vec<f32>) = a.iter().map(|&v| (math::sigmoid(v), math::sigmoid(-v))).unzip();
-            let mut table = vec![0f32; 6 * h];
-            for (o, wr) in table.chunks_mut(2 * h).zip(w.chunks(h)) {
-                exp_pair_into(o, wr);
-            }
+            let mut table = vec![0f32; 3 * h];
+            exp_into(&mut table, &w);
             let max_abs = w.iter().fold(0f32, |m, v| m.max(v.abs()));
             let every = ((80.0 / max_abs) as usize).max(1);
-            let rows = [0u32, 1, 2, 3, 4, 5, 5];
-            let want: Vec<f64> = rows
-                .iter()
-                .map(|&r| {
-                    let (i, t) = (r as usize / 2, if r % 2 == 0 { 1.0 } else { -1.0 });
-                    (0..h).map(|j| sp(a[j] as f64 + t * w[i * h + j] as f64) - sp(a[j] as f64)).sum::<f64>()
-                })
-                .collect();
-            let mut first: Option<Vec<f32>> = None;
-            for isa in ISAS {
-                let mut out = vec![0f32; rows.len()];
-                if log_mix_products_with(isa, &mut out, &sig, &sbar, &table, &rows, every).is_none() {
-                    continue;
-                }
-                for (k, (&g, &x)) in out.iter().zip(&want).enumerate() {
-                    let tol = 2e-6 * h as f64 * (1.0 + w_scale as f64) + 1e-6 * x.abs();
-                    assert!((g as f64 - x).abs() <= tol, "{isa:?} h={h} a×{a_scale} k={k}: {g} vs {x}");
-                }
-                match &first {
-                    None => first = Some(out),
-                    Some(f) => {
-                        assert!(f.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?} h={h}: bits")
+            let rows = [0u32, 1, 2, 2, 1];
+            for t in [1.0f64, -1.0] {
+                let want: Vec<f64> = rows
+                    .iter()
+                    .map(|&r| {
+                        let wr = &w[r as usize * h..(r as usize + 1) * h];
+                        (0..h).map(|j| sp(a[j] as f64 + t * wr[j] as f64) - sp(a[j] as f64)).sum::<f64>()
+                    })
+                    .collect();
+                let mut first: Option<Vec<f32>> = None;
+                for isa in ISAS {
+                    let mut out = vec![0f32; rows.len()];
+                    let (s1, s2) = if t > 0.0 { (&sig, &sbar) } else { (&sbar, &sig) };
+                    if log_mix_products_with(isa, &mut out, s1, s2, &table, &rows, every).is_none() {
+                        continue;
+                    }
+                    for (k, (&g, &x)) in out.iter().zip(&want).enumerate() {
+                        let shift =
+                            if t > 0.0 { 0.0 } else { w[rows[k] as usize * h..][..h].iter().map(|&v| v as f64).sum() };
+                        let got = g as f64 - shift;
+                        let tol = 2e-6 * h as f64 * (1.0 + w_scale as f64) + 1e-6 * x.abs();
+                        assert!((got - x).abs() <= tol, "{isa:?} h={h} a×{a_scale} t={t} k={k}: {got} vs {x}");
+                    }
+                    match &first {
+                        None => first = Some(out),
+                        Some(f) => {
+                            assert!(f.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?} h={h}: bits")
+                        }
                     }
                 }
             }
