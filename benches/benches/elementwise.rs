@@ -1,7 +1,7 @@
 //! The MLP's and RBM's element-wise kernels on the run-time ISA, over one L2-resident block of
 //! 64 Ki floats: Swish forward (σ(βa), a·σ), Swish backward and the softplus sum; and the RBM's
-//! tabulated flip kernel (`log_mix_products`, H = 256, 64 flips over a 64 KiB table: one thread,
-//! L1/L2-resident) beside the softplus-difference sum it replaces. Throughput in elements (terms)
+//! tabulated flip kernel (`log_mix_products`, H = 256, 16 flips over a 16 KiB 64-byte-aligned table:
+//! one thread, L1-resident) beside the softplus-difference sum it replaces. Throughput in elements (terms)
 //! per second.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -20,7 +20,7 @@ fn elementwise(c: &mut Criterion) {
     g.bench_function("swish_forward", |b| b.iter(|| simd::swish_forward(black_box(&a), 1.3, &mut z, &mut sig)));
     g.bench_function("swish_backward", |b| b.iter(|| simd::swish_backward(black_box(&a), &sig, 1.3, &dz, &mut delta)));
     g.bench_function("softplus_sum", |b| b.iter(|| simd::softplus_sum(black_box(&a))));
-    // RBM flips: 64 flips × H = 256 terms.
+    // RBM flips: 16 flips × H = 256 terms.
     let (h, flips) = (256, 16);
     let mut sig_store = vec![0f32; 2 * h + 16];
     let off = sig_store.as_ptr().align_offset(64);

@@ -5,7 +5,6 @@
 //! every single-flip ΔE costs O(H), never O(d·H).
 
 use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
-use crate::aligned::AlignedVec;
 use crate::bits::{bit, for_each_one, BitBatch};
 use crate::dense::{gemm, Operand};
 use crate::simd::{self, math};
@@ -13,30 +12,11 @@ use crate::KernelError;
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
+mod flips;
+use flips::FlipTable;
+
 /// Rows per parallel chunk of the parameter gradient (fixed, so sums are deterministic).
 const GRAD_CHUNK: usize = 16;
-
-/// Rows per parallel task of the tabulated all-flip ΔE: each block of flip-table rows is read
-/// from memory once per task and reused from cache by the task's other rows.
-const FLIP_ROWS: usize = 8;
-
-/// Flip-table entries (both signs) per block of flips, 32 KiB: the task's rows reuse it from L1.
-const FLIP_BLOCK_ENTRIES: usize = 8 * 1024;
-
-/// Largest |W| for the tabulated path: e^{±80} and a [1, 2) mantissa times it stay normal in f32.
-const TABLE_MAX_ABS_W: f32 = 80.0;
-
-/// e^{W} per flip (see [`simd::log_mix_products`]): row i holds e^{Wᵀ[i,:]}. A flip of bit i from
-/// 0 multiplies σ̄ⱼ + σⱼ·e^{Wᵢⱼ}; from 1, σ̄ⱼ + σⱼ·e^{−Wᵢⱼ} = e^{−Wᵢⱼ}·(σⱼ + σ̄ⱼ·e^{Wᵢⱼ}): the same
-/// row with σ and σ̄ swapped, minus Sᵢ = Σⱼ Wᵢⱼ in the log.
-#[derive(Debug)]
-struct FlipTable {
-    e: AlignedVec,
-    /// Sᵢ = Σⱼ Wᵀ[i, j].
-    rowsum: Vec<f32>,
-    /// Factors between renormalizations: ⌊80 / max|W|⌋.
-    every: usize,
-}
 
 /// Binary RBM free energy over d visible and H hidden units: `W` [H, d], `b` [d], `c` [H].
 #[derive(Clone, Debug)]
@@ -129,125 +109,6 @@ impl Rbm {
         let t = 1.0 - 2.0 * bit(row, i) as f32;
         let w = &self.wt()[i * self.h..(i + 1) * self.h];
         -t * self.b()[i] - simd::softplus_shift_sum(a, sp, w, t)
-    }
-}
-
-impl Rbm {
-    /// The flip table of the current parameters (cached), or `None` when some |W| > 80 (then
-    /// the softplus path runs).
-    fn flip_table(&self) -> Option<Arc<FlipTable>> {
-        self.table.get_or_init(|| self.build_flip_table().map(Arc::new)).clone()
-    }
-
-    /// e^{W} and the row sums: d·H exponentials, O(d·H).
-    fn build_flip_table(&self) -> Option<FlipTable> {
-        let h = self.h;
-        // |w| as bits: ordered like the values, and NaN/∞ compare above 80. Small tables are built
-        // on the calling thread (waking the pool costs more than the work).
-        let parallel = self.wt().len() >= 1 << 16;
-        let max_of = |c: &[f32]| c.iter().map(|v| v.to_bits() & 0x7fff_ffff).max().unwrap_or(0);
-        let max_bits =
-            if parallel { self.wt().par_chunks(4096).map(max_of).max().unwrap_or(0) } else { max_of(self.wt()) };
-        if max_bits > TABLE_MAX_ABS_W.to_bits() || h == 0 {
-            return None;
-        }
-        let max_abs = f32::from_bits(max_bits);
-        let every = if max_abs > 0.0 { ((TABLE_MAX_ABS_W / max_abs) as usize).clamp(1, 1 << 20) } else { 1 << 20 };
-        let mut e = AlignedVec::zeros(self.wt().len());
-        if parallel {
-            e.par_chunks_mut(4096).zip(self.wt().par_chunks(4096)).for_each(|(o, w)| simd::exp_into(o, w));
-        } else {
-            simd::exp_into(&mut e, self.wt());
-        }
-        let rowsum = self.wt().chunks(h).map(simd::sum).collect();
-        Some(FlipTable { e, rowsum, every })
-    }
-
-    /// All-flip ΔE from the flip table: per task of [`FLIP_ROWS`] rows, σ(±a) once per row, then
-    /// block by block of flips, ΔEᵢ = −bᵢ − ln Πⱼ (σ̄ⱼ + σⱼ·e^{Wᵢⱼ}) for xᵢ = 0 and
-    /// ΔEᵢ = bᵢ − ln Πⱼ (σⱼ + σ̄ⱼ·e^{Wᵢⱼ}) + Sᵢ for xᵢ = 1 (σ = σ(a), σ̄ = σ(−a)).
-    /// O(n·(popcount + d)·H) multiply-adds and n·d logs; no transcendental per term.
-    fn delta_all_tabulated(&self, x: &BitBatch, table: &FlipTable, out: &mut [f32]) {
-        let (d, h) = (self.d, self.h);
-        let block = (FLIP_BLOCK_ENTRIES / h).clamp(1, d);
-        out.par_chunks_mut(FLIP_ROWS * d).enumerate().for_each_init(
-            || FlipScratch::new(h, block),
-            |sc, (task, o)| {
-                let r0 = task * FLIP_ROWS;
-                let nr = o.len() / d;
-                for k in 0..nr {
-                    self.preact(x.row(r0 + k), &mut sc.a);
-                    simd::sigmoid_pair_into(&mut sc.sig[k * h..(k + 1) * h], &mut sc.sbar[k * h..(k + 1) * h], &sc.a);
-                }
-                for i0 in (0..d).step_by(block) {
-                    let i1 = (i0 + block).min(d);
-                    for k in 0..nr {
-                        sc.flips(self, table, x.row(r0 + k), k, i0..i1, &mut o[k * d..(k + 1) * d]);
-                    }
-                }
-            },
-        );
-    }
-}
-
-/// Per-task buffers of the tabulated flips.
-struct FlipScratch {
-    a: Vec<f32>,
-    /// σ(a) and σ(−a) of the task's rows, aligned rows when 16 | H.
-    sig: AlignedVec,
-    sbar: AlignedVec,
-    /// Flips from 0 and from 1 of the current block, and their log-products.
-    from0: Vec<u32>,
-    from1: Vec<u32>,
-    out0: Vec<f32>,
-    out1: Vec<f32>,
-}
-
-impl FlipScratch {
-    fn new(h: usize, block: usize) -> Self {
-        FlipScratch {
-            a: vec![0.0; h],
-            sig: AlignedVec::zeros(FLIP_ROWS * h),
-            sbar: AlignedVec::zeros(FLIP_ROWS * h),
-            from0: Vec::with_capacity(block),
-            from1: Vec::with_capacity(block),
-            out0: vec![0.0; block],
-            out1: vec![0.0; block],
-        }
-    }
-
-    /// ΔEᵢ of the task's row `k` (bits `row`) for the flips i in `flips` (see
-    /// [`Rbm::delta_all_tabulated`]), written to `out[i]`. `flips.len()` ≤ this scratch's block.
-    fn flips(&mut self, m: &Rbm, t: &FlipTable, row: &[u64], k: usize, flips: std::ops::Range<usize>, out: &mut [f32]) {
-        let h = m.h;
-        let (sig, sbar) = (&self.sig[k * h..(k + 1) * h], &self.sbar[k * h..(k + 1) * h]);
-        self.from0.clear();
-        self.from1.clear();
-        // Split the flips by bit value a word at a time: set bits of x and of ¬x inside the range.
-        let (i0, i1) = (flips.start, flips.end);
-        if i0 < i1 {
-            for w in i0 / 64..=(i1 - 1) / 64 {
-                let lo = (w * 64).max(i0) - w * 64;
-                let hi = (w * 64 + 64).min(i1) - w * 64;
-                let range = (u64::MAX >> (64 - (hi - lo))) << lo;
-                for (mut m, list) in [(row[w] & range, &mut self.from1), (!row[w] & range, &mut self.from0)] {
-                    while m != 0 {
-                        list.push((w * 64) as u32 + m.trailing_zeros());
-                        m &= m - 1;
-                    }
-                }
-            }
-        }
-        let (n0, n1) = (self.from0.len(), self.from1.len());
-        simd::log_mix_products(&mut self.out0[..n0], sig, sbar, &t.e, &self.from0, t.every);
-        simd::log_mix_products(&mut self.out1[..n1], sbar, sig, &t.e, &self.from1, t.every);
-        let b = m.b();
-        for (&i, &l) in self.from0.iter().zip(&self.out0) {
-            out[i as usize] = -b[i as usize] - l;
-        }
-        for (&i, &l) in self.from1.iter().zip(&self.out1) {
-            out[i as usize] = b[i as usize] - l + t.rowsum[i as usize];
-        }
     }
 }
 

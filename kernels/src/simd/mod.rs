@@ -10,8 +10,10 @@ pub mod math;
 #[macro_use]
 mod rows;
 mod logmix;
+mod tile;
 pub use logmix::*;
 pub use rows::*;
+pub use tile::*;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

@@ -288,3 +288,36 @@ fn log_mix_products_every_isa() {
         }
     }
 }
+
+/// The 8-row tile gather against an f64 sum over set bits, on widths around 16 and 32 and k
+/// including 1; the same bits on every ISA.
+#[test]
+fn gather_add_tile_every_isa() {
+    let mut z = 77u64;
+    for width in [1usize, 15, 16, 17, 31, 32, 33, 100, 256] {
+        for k in [1usize, 3, 64, 70] {
+            let w = random_weights(k * width, (width * 100 + k) as u64);
+            let xf: Vec<f32> = (0..TILE_ROWS * k).map(|_| (next(&mut z) & 1) as f32).collect();
+            let base = random_weights(TILE_ROWS * width, 5);
+            let mut first: Option<Vec<f32>> = None;
+            for isa in ISAS {
+                let mut out = base.clone();
+                if gather_add_tile_with(isa, &mut out, &xf, &w, width).is_none() {
+                    continue;
+                }
+                for r in 0..TILE_ROWS {
+                    for c in 0..width {
+                        let want: f64 = base[r * width + c] as f64
+                            + (0..k).filter(|&i| xf[r * k + i] == 1.0).map(|i| w[i * width + c] as f64).sum::<f64>();
+                        let got = out[r * width + c] as f64;
+                        assert!((got - want).abs() <= 1e-5 * (k as f64 + 1.0), "{isa:?} w={width} k={k} r={r} c={c}");
+                    }
+                }
+                match &first {
+                    None => first = Some(out),
+                    Some(f) => assert!(f.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?}: bits"),
+                }
+            }
+        }
+    }
+}
