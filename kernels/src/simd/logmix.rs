@@ -127,15 +127,51 @@ fn log_mix_run(isa: Isa, out: &mut [f32], sig: &[f32], sbar: &[f32], table: &[f3
         Isa::Avx512 => unsafe { x512::log_mix_products(out, sig, sbar, table, rows, every) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { log_mix_products_avx2(out, sig, sbar, table, rows, every) },
+        Isa::Avx2 => unsafe { x256::log_mix_products(out, sig, sbar, table, rows, every) },
         _ => log_mix_products_body(out, sig, sbar, table, rows, every),
     }
 }
 
+/// The per-ISA driver of [`log_mix_products`]: groups of [`GROUP`] flips, four flips per pass of
+/// the module's `flips::<N>` (four independent product chains hide the multiply latency), then the
+/// group's logs.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn log_mix_products_avx2(out: &mut [f32], sig: &[f32], sbar: &[f32], table: &[f32], rows: &[u32], every: usize) {
-    log_mix_products_body(out, sig, sbar, table, rows, every)
+macro_rules! flip_driver {
+    ($features:literal) => {
+        /// See [`super::log_mix_products`]; rows must lie inside `table` (checked by the caller).
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn log_mix_products(
+            out: &mut [f32],
+            sig: &[f32],
+            sbar: &[f32],
+            table: &[f32],
+            rows: &[u32],
+            every: usize,
+        ) {
+            let h = sig.len();
+            let row = |r: u32| &table[r as usize * h..(r as usize + 1) * h];
+            for (og, rg) in out.chunks_mut(GROUP).zip(rows.chunks(GROUP)) {
+                let (mut m, mut e) = ([0f32; GROUP], [0i32; GROUP]);
+                let mut k = 0;
+                // SAFETY: the caller checked the ISA; row() slices are bounds-checked, of length H.
+                unsafe {
+                    while k + 4 <= rg.len() {
+                        let v =
+                            flips::<4>(sig, sbar, [row(rg[k]), row(rg[k + 1]), row(rg[k + 2]), row(rg[k + 3])], every);
+                        for (j, &(mj, ej)) in v.iter().enumerate() {
+                            (m[k + j], e[k + j]) = (mj, ej);
+                        }
+                        k += 4;
+                    }
+                    while k < rg.len() {
+                        (m[k], e[k]) = flips::<1>(sig, sbar, [row(rg[k])], every)[0];
+                        k += 1;
+                    }
+                }
+                finish(og, &m, &e);
+            }
+        }
+    };
 }
 
 /// AVX-512 form of the portable twin (same operations per lane, so the same bits): the 16 lane
@@ -203,39 +239,89 @@ mod x512 {
         }
     }
 
-    /// See [`super::log_mix_products`]; rows must lie inside `table` (checked by the caller).
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-    pub(super) unsafe fn log_mix_products(
-        out: &mut [f32],
-        sig: &[f32],
-        sbar: &[f32],
-        table: &[f32],
-        rows: &[u32],
-        every: usize,
-    ) {
-        let h = sig.len();
-        let row = |r: u32| &table[r as usize * h..(r as usize + 1) * h];
-        for (og, rg) in out.chunks_mut(GROUP).zip(rows.chunks(GROUP)) {
-            let (mut m, mut e) = ([0f32; GROUP], [0i32; GROUP]);
-            let mut k = 0;
-            // SAFETY: the caller checked AVX-512; row() slices are bounds-checked, each of length H.
-            unsafe {
-                // Four independent product chains hide the multiply latency.
-                while k + 4 <= rg.len() {
-                    let v = flips::<4>(sig, sbar, [row(rg[k]), row(rg[k + 1]), row(rg[k + 2]), row(rg[k + 3])], every);
-                    for (j, &(mj, ej)) in v.iter().enumerate() {
-                        (m[k + j], e[k + j]) = (mj, ej);
-                    }
-                    k += 4;
-                }
-                while k < rg.len() {
-                    (m[k], e[k]) = flips::<1>(sig, sbar, [row(rg[k])], every)[0];
-                    k += 1;
-                }
-            }
-            finish(og, &m, &e);
+    flip_driver!("avx512f,avx512dq,avx512vl,avx2,fma");
+}
+
+/// AVX2 form of the portable twin: the 16 lanes as two ymm registers per flip (lanes 0–7, 8–15);
+/// the tail goes through a padded copy (σ = 0, σ̄ = 1, T = 0: factor 1).
+#[cfg(target_arch = "x86_64")]
+mod x256 {
+    use super::{finish, GROUP};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2")]
+    fn renormalize(p: &mut [__m256; 2], e: &mut [__m256i; 2]) {
+        for (pv, ev) in p.iter_mut().zip(e.iter_mut()) {
+            let bits = _mm256_castps_si256(*pv);
+            let exp = _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(127));
+            *ev = _mm256_add_epi32(*ev, exp);
+            let mant =
+                _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)), _mm256_set1_epi32(0x3f80_0000));
+            *pv = _mm256_castsi256_ps(mant);
         }
     }
+
+    /// N flips at once over the same σ, σ̄ (rows `t[k]` of the table).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn flips<const N: usize>(sig: &[f32], sbar: &[f32], t: [&[f32]; N], every: usize) -> [(f32, i32); N] {
+        // SAFETY: every load reads sig/sbar/t[k] at c + 16 ≤ n16 ≤ H (t[k].len() = H, checked by
+        // the caller's slicing), or the padded stack copies of the tail.
+        unsafe {
+            let h = sig.len();
+            let n16 = h / 16 * 16;
+            let mut p = [[_mm256_set1_ps(1.0); 2]; N];
+            let mut e = [[_mm256_setzero_si256(); 2]; N];
+            let (sp, bp) = (sig.as_ptr(), sbar.as_ptr());
+            let mut c = 0;
+            while c < n16 {
+                let end = (c + 16 * every).min(n16);
+                while c < end {
+                    for half in 0..2 {
+                        let s = _mm256_loadu_ps(sp.add(c + 8 * half));
+                        let b = _mm256_loadu_ps(bp.add(c + 8 * half));
+                        for k in 0..N {
+                            let w = _mm256_loadu_ps(t[k].as_ptr().add(c + 8 * half));
+                            p[k][half] = _mm256_mul_ps(p[k][half], _mm256_fmadd_ps(s, w, b));
+                        }
+                    }
+                    c += 16;
+                }
+                for k in 0..N {
+                    renormalize(&mut p[k], &mut e[k]);
+                }
+            }
+            let (mut st, mut bt) = ([0f32; 16], [1f32; 16]);
+            st[..h - n16].copy_from_slice(&sig[n16..]);
+            bt[..h - n16].copy_from_slice(&sbar[n16..]);
+            let mut out = [(0f32, 0i32); N];
+            for k in 0..N {
+                let mut wt = [0f32; 16];
+                wt[..h - n16].copy_from_slice(&t[k][n16..]);
+                for half in 0..2 {
+                    let s = _mm256_loadu_ps(st.as_ptr().add(8 * half));
+                    let b = _mm256_loadu_ps(bt.as_ptr().add(8 * half));
+                    let w = _mm256_loadu_ps(wt.as_ptr().add(8 * half));
+                    p[k][half] = _mm256_mul_ps(p[k][half], _mm256_fmadd_ps(s, w, b));
+                }
+                renormalize(&mut p[k], &mut e[k]);
+                // The twin's tree: lanes l·(l + 8), then (l + 4), (l + 2), (l + 1).
+                let q = _mm256_mul_ps(p[k][0], p[k][1]);
+                let q = _mm_mul_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps::<1>(q));
+                let q = _mm_mul_ps(q, _mm_movehl_ps(q, q));
+                let q = _mm_mul_ss(q, _mm_movehdup_ps(q));
+                let bits = _mm_cvtsi128_si32(_mm_castps_si128(q)) as u32;
+                let mant = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+                let es = _mm256_add_epi32(e[k][0], e[k][1]);
+                let es = _mm_add_epi32(_mm256_castsi256_si128(es), _mm256_extracti128_si256::<1>(es));
+                let es = _mm_add_epi32(es, _mm_shuffle_epi32::<0b01_00_11_10>(es));
+                let es = _mm_add_epi32(es, _mm_shuffle_epi32::<0b10_11_00_01>(es));
+                out[k] = (mant, _mm_cvtsi128_si32(es) + (bits >> 23) as i32 - 127);
+            }
+            out
+        }
+    }
+
+    flip_driver!("avx2,fma");
 }
 
 row_op!(
