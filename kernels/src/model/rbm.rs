@@ -5,6 +5,7 @@
 //! every single-flip ΔE costs O(H), never O(d·H).
 
 use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
+use crate::aligned::AlignedVec;
 use crate::bits::{bit, for_each_one, BitBatch};
 use crate::dense::{gemm, Operand};
 use crate::simd::{self, math};
@@ -177,6 +178,12 @@ impl EnergyModel for Rbm {
             return;
         }
         let s = idx.len() / n;
+        // The table costs d·H exponentials: worth it from about d flips on (or when cached).
+        if n * s >= self.d || self.table.get().is_some() {
+            if let Some(table) = self.flip_table() {
+                return self.delta_at_tabulated(x, idx, &table, out);
+            }
+        }
         out.par_chunks_mut(s).enumerate().for_each_init(
             || (vec![0f32; self.h], vec![0f32; self.h]),
             |(a, sp), (r, o)| {
@@ -252,6 +259,8 @@ impl EnergyModel for Rbm {
         }
         let s = idx.len() / n;
         let np = self.params.len();
+        // Flipped rows' σ(a + tW) from the flip table (one division per term) when it pays.
+        let table = if n * s >= d || self.table.get().is_some() { self.flip_table() } else { None };
         let partials: Vec<Vec<f32>> = (0..n.div_ceil(GRAD_CHUNK))
             .into_par_iter()
             .map(|ch| {
@@ -260,13 +269,15 @@ impl EnergyModel for Rbm {
                 let (gb, gc) = rest.split_at_mut(d);
                 let mut a = vec![0f32; h];
                 let mut dsum = vec![0f32; h];
+                let (mut sig, mut sbar) = (AlignedVec::zeros(h), AlignedVec::zeros(h));
                 for r in ch * GRAD_CHUNK..((ch + 1) * GRAD_CHUNK).min(n) {
                     let row = x.row(r);
                     self.preact(row, &mut a);
                     let wb = w_base[r];
                     let wsum = wb + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
-                    for (ds, &aj) in dsum.iter_mut().zip(&a) {
-                        *ds = wb * math::sigmoid(aj);
+                    simd::sigmoid_pair_into(&mut sig, &mut sbar, &a);
+                    for (ds, &sj) in dsum.iter_mut().zip(sig.iter()) {
+                        *ds = wb * sj;
                     }
                     for j in 0..s {
                         let (i, w) = (idx[r * s + j] as usize, w_flip[r * s + j]);
@@ -274,12 +285,17 @@ impl EnergyModel for Rbm {
                             continue;
                         }
                         let t = 1.0 - 2.0 * bit(row, i) as f32;
-                        let wi = &self.wt()[i * h..(i + 1) * h];
                         let gwi = &mut gw[i * h..(i + 1) * h];
-                        for k in 0..h {
-                            let sg = w * math::sigmoid(a[k] + t * wi[k]);
-                            dsum[k] += sg;
-                            gwi[k] -= t * sg;
+                        if let Some(tab) = &table {
+                            let e = &tab.e[i * h..(i + 1) * h];
+                            simd::flip_sigmoid_accumulate(&mut dsum, gwi, &sig, &sbar, e, w, t < 0.0);
+                        } else {
+                            let wi = &self.wt()[i * h..(i + 1) * h];
+                            for k in 0..h {
+                                let sg = w * math::sigmoid(a[k] + t * wi[k]);
+                                dsum[k] += sg;
+                                gwi[k] -= t * sg;
+                            }
                         }
                         gb[i] -= t * w;
                     }
@@ -373,6 +389,27 @@ mod tests {
                 let what = format!("rbm |W| ≤ {scale} {name} delta_all");
                 crate::testing::assert_close(&what, &da, &crate::reference::delta_all(&m, &x), 1e-4, 1e-2);
             }
+        }
+    }
+
+    /// ΔE at chosen flips on both paths: softplus sums (few flips, no table yet), then the cached
+    /// flip table after a delta_all; repeated and unordered indices.
+    #[test]
+    fn delta_at_both_paths_match_reference() {
+        let (d, h) = (100, 37);
+        let m = model(d, h, 5);
+        for (name, x) in patterns(2, d, 6) {
+            let idx = [99u32, 3, 3, 64, 0, 63];
+            let want = crate::reference::delta_at(&m, &x, &idx);
+            let fresh = m.clone();
+            let mut got = vec![0f32; idx.len()];
+            fresh.delta_at(&x, &idx, &mut got);
+            assert!(fresh.table.get().is_none(), "2·3 flips < d: softplus path");
+            crate::testing::assert_close(&format!("{name} softplus path"), &got, &want, TOL.rel, TOL.abs);
+            let mut all = vec![0f32; 2 * d];
+            fresh.delta_all(&x, &mut all);
+            fresh.delta_at(&x, &idx, &mut got);
+            crate::testing::assert_close(&format!("{name} table path"), &got, &want, TOL.rel, TOL.abs);
         }
     }
 

@@ -353,3 +353,31 @@ row_op!(
         }
     }
 );
+
+row_op!(
+    /// The RBM's flipped hidden probabilities from the flip table, accumulated into the gradient
+    /// sums: σ' = σ(a + tW) = σE/(σ̄ + σE) for a flip from 0 (t = 1), σ/(σ + σ̄E) from 1 (t = −1),
+    /// E = e^{W} (the table row), σ = σ(a), σ̄ = σ(−a); then dsum += w·σ', g −= t·w·σ'. One
+    /// division and no exponential per term.
+    flip_sigmoid_accumulate,
+    flip_sigmoid_accumulate_with,
+    (dsum: &mut [f32], g: &mut [f32], sig: &[f32], sbar: &[f32], e: &[f32], w: f32, from_one: bool),
+    {
+        let h = sig.len();
+        assert!(dsum.len() == h && g.len() == h && sbar.len() == h && e.len() == h, "flip_sigmoid_accumulate: lengths");
+        if from_one {
+            for k in 0..h {
+                let sg = w * sig[k] / (sig[k] + sbar[k] * e[k]);
+                dsum[k] += sg;
+                g[k] += sg;
+            }
+        } else {
+            for k in 0..h {
+                let num = sig[k] * e[k];
+                let sg = w * num / (sbar[k] + num);
+                dsum[k] += sg;
+                g[k] -= sg;
+            }
+        }
+    }
+);

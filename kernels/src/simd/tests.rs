@@ -321,3 +321,40 @@ fn gather_add_tile_every_isa() {
         }
     }
 }
+
+/// The flipped hidden probabilities from the table, σ(a + tW) = σE/(σ̄ + σE) or σ/(σ + σ̄E), against
+/// the f64 logistic, saturated a and |W| up to 20 included; the same bits on every ISA.
+#[test]
+fn flip_sigmoid_accumulate_every_isa() {
+    let lg = |z: f64| 1.0 / (1.0 + (-z).exp());
+    for h in [1usize, 15, 16, 17, 100] {
+        let a: Vec<f32> = random_weights(h, 21).iter().map(|v| v * 40.0).collect();
+        let wr: Vec<f32> = random_weights(h, 22).iter().map(|v| v * 20.0).collect();
+        let (sig, sbar): (Vec<f32>, Vec<f32>) = a.iter().map(|&v| (math::sigmoid(v), math::sigmoid(-v))).unzip();
+        let mut e = vec![0f32; h];
+        exp_into(&mut e, &wr);
+        for from_one in [false, true] {
+            let t = if from_one { -1.0 } else { 1.0 };
+            let (d0, g0) = (random_weights(h, 23), random_weights(h, 24));
+            let mut first: Option<(Vec<f32>, Vec<f32>)> = None;
+            for isa in ISAS {
+                let (mut dsum, mut g) = (d0.clone(), g0.clone());
+                if flip_sigmoid_accumulate_with(isa, &mut dsum, &mut g, &sig, &sbar, &e, 0.7, from_one).is_none() {
+                    continue;
+                }
+                for k in 0..h {
+                    let sg = 0.7 * lg(a[k] as f64 + t * wr[k] as f64);
+                    assert!((dsum[k] as f64 - d0[k] as f64 - sg).abs() <= 1e-6, "{isa:?} h={h} k={k} dsum");
+                    assert!((g[k] as f64 - g0[k] as f64 + t * sg).abs() <= 1e-6, "{isa:?} h={h} k={k} g");
+                }
+                match &first {
+                    None => first = Some((dsum, g)),
+                    Some((fd, fg)) => {
+                        let same = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+                        assert!(same(fd, &dsum) && same(fg, &g), "{isa:?} h={h}: bits");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -25,7 +25,7 @@ const TABLE_MAX_ABS_W: f32 = 80.0;
 /// row with σ and σ̄ swapped, minus Sᵢ = Σⱼ Wᵢⱼ in the log.
 #[derive(Debug)]
 pub(super) struct FlipTable {
-    e: AlignedVec,
+    pub(super) e: AlignedVec,
     /// Sᵢ = Σⱼ Wᵀ[i, j].
     rowsum: Vec<f32>,
     /// Factors between renormalizations: ⌊80 / max|W|⌋.
@@ -61,6 +61,40 @@ impl Rbm {
         }
         let rowsum = self.wt().chunks(h).map(simd::sum).collect();
         Some(FlipTable { e, rowsum, every })
+    }
+
+    /// ΔE at s chosen flips per row (`idx`, n × s) from the flip table, as
+    /// [`Rbm::delta_all_tabulated`] with the rows' flips taken [`FLIP_BLOCK_ENTRIES`] / H at a time.
+    pub(super) fn delta_at_tabulated(&self, x: &BitBatch, idx: &[u32], table: &FlipTable, out: &mut [f32]) {
+        let (h, n) = (self.h, x.n());
+        let s = idx.len() / n;
+        let block = (FLIP_BLOCK_ENTRIES / h).clamp(1, s.max(1));
+        out.par_chunks_mut(FLIP_ROWS * s).enumerate().for_each_init(
+            || FlipScratch::new(self.d, h, block),
+            |sc, (task, o)| {
+                let r0 = task * FLIP_ROWS;
+                let nr = o.len() / s;
+                sc.preact(self, x, r0, nr);
+                for k in 0..nr {
+                    let a = &sc.pre[k * h..(k + 1) * h];
+                    simd::sigmoid_pair_into(&mut sc.sig[k * h..(k + 1) * h], &mut sc.sbar[k * h..(k + 1) * h], a);
+                }
+                for j0 in (0..s).step_by(block) {
+                    let j1 = (j0 + block).min(s);
+                    for k in 0..nr {
+                        let r = r0 + k;
+                        sc.flips_at(
+                            self,
+                            table,
+                            x.row(r),
+                            k,
+                            &idx[r * s + j0..r * s + j1],
+                            &mut o[k * s + j0..k * s + j1],
+                        );
+                    }
+                }
+            },
+        );
     }
 
     /// All-flip ΔE from the flip table: per task of [`FLIP_ROWS`] rows, σ(±a) once per row, then
@@ -99,9 +133,11 @@ struct FlipScratch {
     /// σ(a) and σ(−a) of the task's rows, aligned rows when 16 | H.
     sig: AlignedVec,
     sbar: AlignedVec,
-    /// Flips from 0 and from 1 of the current block, and their log-products.
+    /// Flips from 0 and from 1 of the current block, where their ΔE go, and their log-products.
     from0: Vec<u32>,
     from1: Vec<u32>,
+    pos0: Vec<u32>,
+    pos1: Vec<u32>,
     out0: Vec<f32>,
     out1: Vec<f32>,
 }
@@ -115,6 +151,8 @@ impl FlipScratch {
             sbar: AlignedVec::zeros(FLIP_ROWS * h),
             from0: Vec::with_capacity(block),
             from1: Vec::with_capacity(block),
+            pos0: Vec::with_capacity(block),
+            pos1: Vec::with_capacity(block),
             out0: vec![0.0; block],
             out1: vec![0.0; block],
         }
@@ -143,8 +181,6 @@ impl FlipScratch {
     /// ΔEᵢ of the task's row `k` (bits `row`) for the flips i in `flips` (see
     /// [`Rbm::delta_all_tabulated`]), written to `out[i]`. `flips.len()` ≤ this scratch's block.
     fn flips(&mut self, m: &Rbm, t: &FlipTable, row: &[u64], k: usize, flips: std::ops::Range<usize>, out: &mut [f32]) {
-        let h = m.h;
-        let (sig, sbar) = (&self.sig[k * h..(k + 1) * h], &self.sbar[k * h..(k + 1) * h]);
         self.from0.clear();
         self.from1.clear();
         // Split the flips by bit value a word at a time: set bits of x and of ¬x inside the range.
@@ -162,15 +198,43 @@ impl FlipScratch {
                 }
             }
         }
+        self.pos0.clone_from(&self.from0);
+        self.pos1.clone_from(&self.from1);
+        self.evaluate(m, t, k, out);
+    }
+
+    /// ΔE of the task's row `k` (bits `row`) at the listed flips (any order, repeats allowed),
+    /// `out[j]` for `idx[j]`; `idx.len()` ≤ this scratch's block.
+    fn flips_at(&mut self, m: &Rbm, t: &FlipTable, row: &[u64], k: usize, idx: &[u32], out: &mut [f32]) {
+        self.from0.clear();
+        self.from1.clear();
+        self.pos0.clear();
+        self.pos1.clear();
+        for (j, &i) in idx.iter().enumerate() {
+            if crate::bits::bit(row, i as usize) != 0 {
+                self.from1.push(i);
+                self.pos1.push(j as u32);
+            } else {
+                self.from0.push(i);
+                self.pos0.push(j as u32);
+            }
+        }
+        self.evaluate(m, t, k, out);
+    }
+
+    /// The split flips' log-products, then ΔE = ∓b − L (+ Sᵢ from 1) into `out` at their positions.
+    fn evaluate(&mut self, m: &Rbm, t: &FlipTable, k: usize, out: &mut [f32]) {
+        let h = m.h;
+        let (sig, sbar) = (&self.sig[k * h..(k + 1) * h], &self.sbar[k * h..(k + 1) * h]);
         let (n0, n1) = (self.from0.len(), self.from1.len());
         simd::log_mix_products(&mut self.out0[..n0], sig, sbar, &t.e, &self.from0, t.every);
         simd::log_mix_products(&mut self.out1[..n1], sbar, sig, &t.e, &self.from1, t.every);
         let b = m.b();
-        for (&i, &l) in self.from0.iter().zip(&self.out0) {
-            out[i as usize] = -b[i as usize] - l;
+        for ((&i, &p), &l) in self.from0.iter().zip(&self.pos0).zip(&self.out0) {
+            out[p as usize] = -b[i as usize] - l;
         }
-        for (&i, &l) in self.from1.iter().zip(&self.out1) {
-            out[i as usize] = b[i as usize] - l + t.rowsum[i as usize];
+        for ((&i, &p), &l) in self.from1.iter().zip(&self.pos1).zip(&self.out1) {
+            out[p as usize] = b[i as usize] - l + t.rowsum[i as usize];
         }
     }
 }
