@@ -1,7 +1,8 @@
 //! Model kernels at d ∈ {32, 256, 1024, 4096}: energy, all-flip ΔE, ΔE at s = 10 indices, input
 //! gradient and the weighted parameter gradient, for the quadratic, RBM (H = 256) and MLP
 //! (256 × 3) models, n = 128 samples. Throughput: samples per second (Elements = n, or n·d flips
-//! for delta_all). Each kernel is checked against the f64 reference once on a small batch first.
+//! for delta_all; the RBM also after `params_changed`, which rebuilds its flip table). Each kernel is
+//! checked against the f64 reference once on a small batch first.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rmbench_benches::{criterion, dims, quick, random_batch, random_idx};
@@ -17,7 +18,9 @@ fn check_once(name: &str, m: &dyn EnergyModel) {
     }
 }
 
-fn bench_model(c: &mut Criterion, name: &str, make: &dyn Fn(usize) -> Box<dyn EnergyModel>) {
+/// `after_update`: also time delta_all right after `params_changed` (the RBM rebuilds its cached
+/// flip table then, as after every optimizer step).
+fn bench_model(c: &mut Criterion, name: &str, make: &dyn Fn(usize) -> Box<dyn EnergyModel>, after_update: bool) {
     let n = 128;
     let s = 10;
     let mut g = c.benchmark_group(name);
@@ -25,7 +28,7 @@ fn bench_model(c: &mut Criterion, name: &str, make: &dyn Fn(usize) -> Box<dyn En
         if quick() && d > 256 {
             continue;
         }
-        let m = make(d);
+        let mut m = make(d);
         if d <= 256 {
             check_once(name, &*m);
         }
@@ -50,6 +53,14 @@ fn bench_model(c: &mut Criterion, name: &str, make: &dyn Fn(usize) -> Box<dyn En
         let mut da = vec![0f32; xa.n() * d];
         g.throughput(Throughput::Elements((xa.n() * d) as u64));
         g.bench_function(BenchmarkId::new("delta_all", d), |b| b.iter(|| m.delta_all(&xa, &mut da)));
+        if after_update {
+            g.bench_function(BenchmarkId::new("delta_all_after_update", d), |b| {
+                b.iter(|| {
+                    m.params_changed();
+                    m.delta_all(&xa, &mut da)
+                })
+            });
+        }
     }
     g.finish();
 }
@@ -89,9 +100,9 @@ fn mlp_dense_flops(c: &mut Criterion) {
 }
 
 fn models(c: &mut Criterion) {
-    bench_model(c, "quadratic", &|d| Box::new(Quadratic::random(d, 0.1, 1)));
-    bench_model(c, "rbm_h256", &|d| Box::new(Rbm::random(d, 256, 0.1, 1)));
-    bench_model(c, "mlp_256x3", &|d| Box::new(Mlp::new(d, 256, 3, 1)));
+    bench_model(c, "quadratic", &|d| Box::new(Quadratic::random(d, 0.1, 1)), false);
+    bench_model(c, "rbm_h256", &|d| Box::new(Rbm::random(d, 256, 0.1, 1)), true);
+    bench_model(c, "mlp_256x3", &|d| Box::new(Mlp::new(d, 256, 3, 1)), false);
 }
 
 criterion_group! { name = benches; config = criterion(); targets = models, mlp_dense_flops }

@@ -236,7 +236,8 @@ pub fn loss_and_grad(
 }
 
 /// Exact `rm` / `rm-sigmoid`: all d flips, processed in chunks of rows so that at most
-/// `chunk_flips` flipped rows (and their ΔE) are alive at once.
+/// `chunk_flips` flipped rows (and their ΔE) are alive at once, or the model's
+/// `flip_chunk_hint` if larger (models that keep only ΔE per flip).
 fn exact(
     model: &dyn EnergyModel,
     x: &BitBatch,
@@ -244,7 +245,7 @@ fn exact(
     grad: &mut [f32],
 ) -> Result<f64, ObjectiveError> {
     let (n, d) = (x.n(), x.d());
-    let rows_per_chunk = (cfg.chunk_flips / d.max(1)).clamp(1, n);
+    let rows_per_chunk = (cfg.chunk_flips.max(model.flip_chunk_hint()) / d.max(1)).clamp(1, n);
     let inv_n = 1.0 / n as f64;
     let mut loss = 0.0;
     let mut failure = None;

@@ -551,7 +551,7 @@ impl Mlp {
 
 mod first_layer;
 mod mixed;
-mod pool;
+pub(crate) mod pool;
 
 use pool::{Buf, PackPool, Pool};
 #[cfg(test)]

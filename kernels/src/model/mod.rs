@@ -159,6 +159,13 @@ pub trait EnergyModel: Send + Sync {
         true
     }
 
+    /// Flips per `delta_then_grad` call a model prefers when it keeps nothing per flip but its ΔE
+    /// and weight (0: no preference; objectives chunk by their own `chunk_flips`). Larger chunks
+    /// give its parameter gradient enough rows to run in parallel.
+    fn flip_chunk_hint(&self) -> usize {
+        0
+    }
+
     /// Exhaustive enumeration support: calls `visit(E)` for the states k ^ (k >> 1) of the
     /// reflected Gray code, k = start..start + count (bit i of the state = xᵢ, d ≤ 63), each reached
     /// from the previous by one flip. Returns false if the model has no incremental walk (callers

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
 mod flips;
+use super::mlp::pool::Pool;
 use flips::FlipTable;
 
 /// Rows per parallel chunk of the parameter gradient (fixed, so sums are deterministic).
@@ -29,13 +30,22 @@ pub struct Rbm {
     /// The flip table of the current parameters (`None` inside: some |W| > 80), built on first
     /// use and dropped by `params_mut` / `params_changed`.
     table: OnceLock<Option<Arc<FlipTable>>>,
+    /// Reused per-chunk gradient buffers (fresh ones cost page faults on every step).
+    pool: Pool,
 }
 
 impl Rbm {
     /// All-zero parameters.
     pub fn zeros(d: usize, hidden: usize) -> Self {
         let tensors = layout(&[("W", &[hidden, d], true), ("b", &[d], false), ("c", &[hidden], false)]);
-        Rbm { d, h: hidden, tensors, params: vec![0.0; d * hidden + d + hidden], table: OnceLock::new() }
+        Rbm {
+            d,
+            h: hidden,
+            tensors,
+            params: vec![0.0; d * hidden + d + hidden],
+            table: OnceLock::new(),
+            pool: Pool::default(),
+        }
     }
 
     /// W uniform in ±`scale`, b = c = 0.
@@ -132,6 +142,10 @@ impl EnergyModel for Rbm {
     }
     fn params_changed(&mut self) {
         self.table = OnceLock::new();
+    }
+    /// 2¹⁸ flips (2 MiB of ΔE and weights): whole batches at the dimensions benchmarked.
+    fn flip_chunk_hint(&self) -> usize {
+        1 << 18
     }
     fn metadata(&self) -> Vec<(String, String)> {
         vec![("hidden".into(), self.h.to_string())]
@@ -261,61 +275,70 @@ impl EnergyModel for Rbm {
         let np = self.params.len();
         // Flipped rows' σ(a + tW) from the flip table (one division per term) when it pays.
         let table = if n * s >= d || self.table.get().is_some() { self.flip_table() } else { None };
-        let partials: Vec<Vec<f32>> = (0..n.div_ceil(GRAD_CHUNK))
+        // Rows in fixed chunks, each into its own (pooled) gradient buffer summed in chunk order:
+        // the same bits for any thread count. A single chunk accumulates into `grad` directly.
+        let chunk = |ch: usize, g: &mut [f32]| {
+            let (gw, rest) = g.split_at_mut(d * h);
+            let (gb, gc) = rest.split_at_mut(d);
+            let mut a = vec![0f32; h];
+            let mut dsum = vec![0f32; h];
+            let (mut sig, mut sbar) = (AlignedVec::zeros(h), AlignedVec::zeros(h));
+            for r in ch * GRAD_CHUNK..((ch + 1) * GRAD_CHUNK).min(n) {
+                let row = x.row(r);
+                self.preact(row, &mut a);
+                let wb = w_base[r];
+                let wsum = wb + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
+                simd::sigmoid_pair_into(&mut sig, &mut sbar, &a);
+                for (ds, &sj) in dsum.iter_mut().zip(sig.iter()) {
+                    *ds = wb * sj;
+                }
+                for j in 0..s {
+                    let (i, w) = (idx[r * s + j] as usize, w_flip[r * s + j]);
+                    if w == 0.0 {
+                        continue;
+                    }
+                    let t = 1.0 - 2.0 * bit(row, i) as f32;
+                    let gwi = &mut gw[i * h..(i + 1) * h];
+                    if let Some(tab) = &table {
+                        let e = &tab.e[i * h..(i + 1) * h];
+                        simd::flip_sigmoid_accumulate(&mut dsum, gwi, &sig, &sbar, e, w, t < 0.0);
+                    } else {
+                        let wi = &self.wt()[i * h..(i + 1) * h];
+                        for k in 0..h {
+                            let sg = w * math::sigmoid(a[k] + t * wi[k]);
+                            dsum[k] += sg;
+                            gwi[k] -= t * sg;
+                        }
+                    }
+                    gb[i] -= t * w;
+                }
+                for (gck, &dk) in gc.iter_mut().zip(&dsum) {
+                    *gck -= dk;
+                }
+                for_each_one(row, |j| {
+                    gb[j] -= wsum;
+                    for (g, &dk) in gw[j * h..(j + 1) * h].iter_mut().zip(&dsum) {
+                        *g -= dk;
+                    }
+                });
+            }
+        };
+        let chunks = n.div_ceil(GRAD_CHUNK);
+        if chunks == 1 {
+            return chunk(0, grad);
+        }
+        let partials: Vec<_> = (0..chunks)
             .into_par_iter()
             .map(|ch| {
-                let mut g = vec![0f32; np];
-                let (gw, rest) = g.split_at_mut(d * h);
-                let (gb, gc) = rest.split_at_mut(d);
-                let mut a = vec![0f32; h];
-                let mut dsum = vec![0f32; h];
-                let (mut sig, mut sbar) = (AlignedVec::zeros(h), AlignedVec::zeros(h));
-                for r in ch * GRAD_CHUNK..((ch + 1) * GRAD_CHUNK).min(n) {
-                    let row = x.row(r);
-                    self.preact(row, &mut a);
-                    let wb = w_base[r];
-                    let wsum = wb + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
-                    simd::sigmoid_pair_into(&mut sig, &mut sbar, &a);
-                    for (ds, &sj) in dsum.iter_mut().zip(sig.iter()) {
-                        *ds = wb * sj;
-                    }
-                    for j in 0..s {
-                        let (i, w) = (idx[r * s + j] as usize, w_flip[r * s + j]);
-                        if w == 0.0 {
-                            continue;
-                        }
-                        let t = 1.0 - 2.0 * bit(row, i) as f32;
-                        let gwi = &mut gw[i * h..(i + 1) * h];
-                        if let Some(tab) = &table {
-                            let e = &tab.e[i * h..(i + 1) * h];
-                            simd::flip_sigmoid_accumulate(&mut dsum, gwi, &sig, &sbar, e, w, t < 0.0);
-                        } else {
-                            let wi = &self.wt()[i * h..(i + 1) * h];
-                            for k in 0..h {
-                                let sg = w * math::sigmoid(a[k] + t * wi[k]);
-                                dsum[k] += sg;
-                                gwi[k] -= t * sg;
-                            }
-                        }
-                        gb[i] -= t * w;
-                    }
-                    for (gck, &dk) in gc.iter_mut().zip(&dsum) {
-                        *gck -= dk;
-                    }
-                    for_each_one(row, |j| {
-                        gb[j] -= wsum;
-                        for (g, &dk) in gw[j * h..(j + 1) * h].iter_mut().zip(&dsum) {
-                            *g -= dk;
-                        }
-                    });
-                }
+                let mut g = self.pool.take(np);
+                g.fill(0.0);
+                chunk(ch, &mut g);
                 g
             })
             .collect();
         for p in partials {
-            for (g, v) in grad.iter_mut().zip(p) {
-                *g += v;
-            }
+            grad.par_chunks_mut(1 << 14).zip(p.par_chunks(1 << 14)).for_each(|(g, v)| simd::axpy(g, 1.0, v));
+            self.pool.give(p);
         }
     }
 }

@@ -31,7 +31,7 @@ impl PackPool {
 /// Reusable f32 buffers: chunks of ~8 MB would otherwise be mapped, zeroed by the kernel and
 /// unmapped on every call (page faults measured at ~20% of an exact-RM step).
 #[derive(Debug, Default)]
-pub(super) struct Pool(std::sync::Mutex<Vec<Vec<f32>>>);
+pub(crate) struct Pool(std::sync::Mutex<Vec<Vec<f32>>>);
 
 impl Clone for Pool {
     fn clone(&self) -> Self {
@@ -42,7 +42,7 @@ impl Clone for Pool {
 /// A pooled buffer: the first `len` floats of a vector kept at its full length, so handing it out
 /// again never zero-fills (every user overwrites the `len` floats it gets).
 #[derive(Debug, Default)]
-pub(super) struct Buf {
+pub(crate) struct Buf {
     v: Vec<f32>,
     len: usize,
 }
@@ -63,7 +63,7 @@ impl std::ops::DerefMut for Buf {
 impl Pool {
     /// A buffer of `len` floats with unspecified contents, reusing the smallest pooled one that is
     /// large enough; only a newly grown vector is zero-filled.
-    pub(super) fn take(&self, len: usize) -> Buf {
+    pub(crate) fn take(&self, len: usize) -> Buf {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let pick = g.iter().enumerate().filter(|(_, v)| v.len() >= len).min_by_key(|(_, v)| v.len()).map(|(i, _)| i);
         let mut v = match pick {
@@ -77,7 +77,7 @@ impl Pool {
         Buf { v, len }
     }
 
-    pub(super) fn give(&self, b: Buf) {
+    pub(crate) fn give(&self, b: Buf) {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if g.len() < 64 {
             g.push(b.v);
