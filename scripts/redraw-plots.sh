@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 out=${1:-}
 bin=target/release/rmbench
 cargo build --release -q -p rmbench-harness
-for dir in results/default results/estimator-quality results/reference-shapes results/paper-scaling; do
+for dir in results/default results/estimator-quality results/reference-shapes results/paper-scaling \
+  results/rbm-scaling results/rbm-scaling/before; do
   [ -f "$dir/sweep.csv" ] || continue
-  dest=${out:+$out/$(basename "$dir")}
+  dest=${out:+$out/${dir#results/}}
   $bin plot --sweep "$dir/sweep.csv" --out "${dest:-$dir/plots}" > /dev/null
   echo "redrew $dir"
 done

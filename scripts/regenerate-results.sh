@@ -9,6 +9,7 @@ bin=target/release/rmbench
 $bin peak
 $bin sweep --out results/default
 $bin sweep --config harness/sweeps/estimator-quality.toml --out results/estimator-quality
+$bin sweep --config harness/sweeps/rbm-scaling.toml --out results/rbm-scaling
 for obj in rm ggis-basic ggis-advanced; do
   dir=results/training/2spirals-$obj
   $bin train --dataset 2spirals --model mlp --objective $obj --dim 32 --steps 2000 --lr 5e-4 \

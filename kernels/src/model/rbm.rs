@@ -8,7 +8,7 @@ use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
 use crate::aligned::AlignedVec;
 use crate::bits::{bit, for_each_one, BitBatch};
 use crate::dense::{gemm, Operand};
-use crate::simd::{self, math};
+use crate::simd::{self, math, TILE_ROWS};
 use crate::KernelError;
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
@@ -215,12 +215,19 @@ impl EnergyModel for Rbm {
     fn input_grad(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]) {
         let (n, d, h) = (x.n(), self.d, self.h);
         let mut sig = vec![0f32; n * h];
-        sig.par_chunks_mut(h.max(1)).zip(energy.par_iter_mut()).enumerate().for_each(|(r, (sg, e))| {
-            let row = x.row(r);
-            self.preact(row, sg);
-            *e = self.energy_from(row, sg);
-            sg.iter_mut().for_each(|v| *v = math::sigmoid(*v));
-        });
+        // Tiles of 8 rows: pre-activations, energies, σ(A).
+        sig.par_chunks_mut((TILE_ROWS * h).max(1)).zip(energy.par_chunks_mut(TILE_ROWS)).enumerate().for_each_init(
+            || (vec![0f32; TILE_ROWS * h], vec![0f32; TILE_ROWS * d]),
+            |(pre, xf), (t, (sg, e))| {
+                let r0 = t * TILE_ROWS;
+                self.preact_rows(x, r0, e.len(), pre, xf);
+                for (k, ek) in e.iter_mut().enumerate() {
+                    let a = &pre[k * h..(k + 1) * h];
+                    *ek = self.energy_from(x.row(r0 + k), a);
+                    sg[k * h..(k + 1) * h].iter_mut().zip(a).for_each(|(v, &ak)| *v = math::sigmoid(ak));
+                }
+            },
+        );
         if d == 0 {
             return;
         }
@@ -277,18 +284,24 @@ impl EnergyModel for Rbm {
         let table = if n * s >= d || self.table.get().is_some() { self.flip_table() } else { None };
         // Rows in fixed chunks, each into its own (pooled) gradient buffer summed in chunk order:
         // the same bits for any thread count. A single chunk accumulates into `grad` directly.
-        let chunk = |ch: usize, g: &mut [f32]| {
+        // The rows' D (n × H) is kept for the base rows' W gradient, one product at the end.
+        let mut dmat = vec![0f32; n * h];
+        let chunk = |ch: usize, g: &mut [f32], dm: &mut [f32]| {
             let (gw, rest) = g.split_at_mut(d * h);
             let (gb, gc) = rest.split_at_mut(d);
-            let mut a = vec![0f32; h];
-            let mut dsum = vec![0f32; h];
+            let (mut pre, mut xf) = (vec![0f32; TILE_ROWS * h], vec![0f32; TILE_ROWS * d]);
             let (mut sig, mut sbar) = (AlignedVec::zeros(h), AlignedVec::zeros(h));
-            for r in ch * GRAD_CHUNK..((ch + 1) * GRAD_CHUNK).min(n) {
+            for (r, dsum) in (ch * GRAD_CHUNK..n).zip(dm.chunks_exact_mut(h)) {
                 let row = x.row(r);
-                self.preact(row, &mut a);
+                let k = (r - ch * GRAD_CHUNK) % TILE_ROWS;
+                if k == 0 {
+                    let nr = TILE_ROWS.min(n - r).min(GRAD_CHUNK - (r - ch * GRAD_CHUNK));
+                    self.preact_rows(x, r, nr, &mut pre, &mut xf);
+                }
+                let a = &pre[k * h..(k + 1) * h];
                 let wb = w_base[r];
                 let wsum = wb + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
-                simd::sigmoid_pair_into(&mut sig, &mut sbar, &a);
+                simd::sigmoid_pair_into(&mut sig, &mut sbar, a);
                 for (ds, &sj) in dsum.iter_mut().zip(sig.iter()) {
                     *ds = wb * sj;
                 }
@@ -301,7 +314,7 @@ impl EnergyModel for Rbm {
                     let gwi = &mut gw[i * h..(i + 1) * h];
                     if let Some(tab) = &table {
                         let e = &tab.e[i * h..(i + 1) * h];
-                        simd::flip_sigmoid_accumulate(&mut dsum, gwi, &sig, &sbar, e, w, t < 0.0);
+                        simd::flip_sigmoid_accumulate(dsum, gwi, &sig, &sbar, e, w, t < 0.0);
                     } else {
                         let wi = &self.wt()[i * h..(i + 1) * h];
                         for k in 0..h {
@@ -312,34 +325,34 @@ impl EnergyModel for Rbm {
                     }
                     gb[i] -= t * w;
                 }
-                for (gck, &dk) in gc.iter_mut().zip(&dsum) {
+                for (gck, &dk) in gc.iter_mut().zip(dsum.iter()) {
                     *gck -= dk;
                 }
-                for_each_one(row, |j| {
-                    gb[j] -= wsum;
-                    for (g, &dk) in gw[j * h..(j + 1) * h].iter_mut().zip(&dsum) {
-                        *g -= dk;
-                    }
-                });
+                for_each_one(row, |j| gb[j] -= wsum);
             }
         };
         let chunks = n.div_ceil(GRAD_CHUNK);
         if chunks == 1 {
-            return chunk(0, grad);
+            chunk(0, grad, &mut dmat);
+        } else {
+            let partials: Vec<_> = (0..chunks)
+                .into_par_iter()
+                .zip(dmat.par_chunks_mut(GRAD_CHUNK * h))
+                .map(|(ch, dm)| {
+                    let mut g = self.pool.take(np);
+                    g.fill(0.0);
+                    chunk(ch, &mut g, dm);
+                    g
+                })
+                .collect();
+            for p in partials {
+                grad.par_chunks_mut(1 << 14).zip(p.par_chunks(1 << 14)).for_each(|(g, v)| simd::axpy(g, 1.0, v));
+                self.pool.give(p);
+            }
         }
-        let partials: Vec<_> = (0..chunks)
-            .into_par_iter()
-            .map(|ch| {
-                let mut g = self.pool.take(np);
-                g.fill(0.0);
-                chunk(ch, &mut g);
-                g
-            })
-            .collect();
-        for p in partials {
-            grad.par_chunks_mut(1 << 14).zip(p.par_chunks(1 << 14)).for_each(|(g, v)| simd::axpy(g, 1.0, v));
-            self.pool.give(p);
-        }
+        // Base rows: Wᵀ[j,:] −= Σ_r x_rj·D_r, i.e. Wᵀ −= Xᵀ·D (X as 0/1 floats), one GEMM instead of
+        // n·popcount scattered row updates.
+        gemm(&mut grad[..d * h], d, h, Operand::t(&x.to_dense_f32(), n, d), Operand::new(&dmat, n, h), -1.0, true);
     }
 }
 

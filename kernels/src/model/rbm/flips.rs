@@ -97,6 +97,28 @@ impl Rbm {
         );
     }
 
+    /// a = c + Wx of rows r0..r0 + nr (nr ≤ [`TILE_ROWS`]) into `pre` (TILE_ROWS × H): one 8-row
+    /// tile (each row of W read once) from 4 rows on, else a gather per row. `xf`: TILE_ROWS × d
+    /// scratch for the rows as 0/1 floats.
+    pub(super) fn preact_rows(&self, x: &BitBatch, r0: usize, nr: usize, pre: &mut [f32], xf: &mut [f32]) {
+        let (d, h) = (self.d, self.h);
+        debug_assert!(nr <= TILE_ROWS && pre.len() == TILE_ROWS * h && xf.len() == TILE_ROWS * d);
+        if nr < 4 {
+            for k in 0..nr {
+                self.preact(x.row(r0 + k), &mut pre[k * h..(k + 1) * h]);
+            }
+            return;
+        }
+        xf.fill(0.0);
+        for k in 0..nr {
+            for_each_one(x.row(r0 + k), |i| xf[k * d + i] = 1.0);
+        }
+        for p in pre.chunks_exact_mut(h) {
+            p.copy_from_slice(self.c());
+        }
+        simd::gather_add_tile(pre, xf, self.wt(), h);
+    }
+
     /// All-flip ΔE from the flip table: per task of [`FLIP_ROWS`] rows, σ(±a) once per row, then
     /// block by block of flips, ΔEᵢ = −bᵢ − ln Πⱼ (σ̄ⱼ + σⱼ·e^{Wᵢⱼ}) for xᵢ = 0 and
     /// ΔEᵢ = bᵢ − ln Πⱼ (σⱼ + σ̄ⱼ·e^{Wᵢⱼ}) + Sᵢ for xᵢ = 1 (σ = σ(a), σ̄ = σ(−a)).
@@ -158,24 +180,9 @@ impl FlipScratch {
         }
     }
 
-    /// a = c + Wx of rows r0..r0 + nr into `pre`: one 8-row tile (each row of W read once) from 4
-    /// rows on, else a gather per row.
+    /// a = c + Wx of rows r0..r0 + nr into `pre` (see [`Rbm::preact_rows`]).
     fn preact(&mut self, m: &Rbm, x: &BitBatch, r0: usize, nr: usize) {
-        let (d, h) = (m.d, m.h);
-        if nr < 4 {
-            for k in 0..nr {
-                m.preact(x.row(r0 + k), &mut self.pre[k * h..(k + 1) * h]);
-            }
-            return;
-        }
-        self.xf.fill(0.0);
-        for k in 0..nr {
-            for_each_one(x.row(r0 + k), |i| self.xf[k * d + i] = 1.0);
-        }
-        for p in self.pre.chunks_exact_mut(h) {
-            p.copy_from_slice(m.c());
-        }
-        simd::gather_add_tile(&mut self.pre, &self.xf, m.wt(), h);
+        m.preact_rows(x, r0, nr, &mut self.pre, &mut self.xf);
     }
 
     /// ΔEᵢ of the task's row `k` (bits `row`) for the flips i in `flips` (see
