@@ -74,11 +74,7 @@ impl Rbm {
             |sc, (task, o)| {
                 let r0 = task * FLIP_ROWS;
                 let nr = o.len() / s;
-                sc.preact(self, x, r0, nr);
-                for k in 0..nr {
-                    let a = &sc.pre[k * h..(k + 1) * h];
-                    simd::sigmoid_pair_into(&mut sc.sig[k * h..(k + 1) * h], &mut sc.sbar[k * h..(k + 1) * h], a);
-                }
+                sc.prepare(self, x, r0, nr);
                 for j0 in (0..s).step_by(block) {
                     let j1 = (j0 + block).min(s);
                     for k in 0..nr {
@@ -131,11 +127,7 @@ impl Rbm {
             |sc, (task, o)| {
                 let r0 = task * FLIP_ROWS;
                 let nr = o.len() / d;
-                sc.preact(self, x, r0, nr);
-                for k in 0..nr {
-                    let a = &sc.pre[k * h..(k + 1) * h];
-                    simd::sigmoid_pair_into(&mut sc.sig[k * h..(k + 1) * h], &mut sc.sbar[k * h..(k + 1) * h], a);
-                }
+                sc.prepare(self, x, r0, nr);
                 for i0 in (0..d).step_by(block) {
                     let i1 = (i0 + block).min(d);
                     for k in 0..nr {
@@ -180,9 +172,14 @@ impl FlipScratch {
         }
     }
 
-    /// a = c + Wx of rows r0..r0 + nr into `pre` (see [`Rbm::preact_rows`]).
-    fn preact(&mut self, m: &Rbm, x: &BitBatch, r0: usize, nr: usize) {
+    /// The task's rows r0..r0 + nr: a = c + Wx into `pre` (see [`Rbm::preact_rows`]), then σ(±a).
+    fn prepare(&mut self, m: &Rbm, x: &BitBatch, r0: usize, nr: usize) {
+        let h = m.h;
         m.preact_rows(x, r0, nr, &mut self.pre, &mut self.xf);
+        for k in 0..nr {
+            let a = &self.pre[k * h..(k + 1) * h];
+            simd::sigmoid_pair_into(&mut self.sig[k * h..(k + 1) * h], &mut self.sbar[k * h..(k + 1) * h], a);
+        }
     }
 
     /// ΔEᵢ of the task's row `k` (bits `row`) for the flips i in `flips` (see
