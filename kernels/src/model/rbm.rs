@@ -284,7 +284,9 @@ impl EnergyModel for Rbm {
         let table = if n * s >= d || self.table.get().is_some() { self.flip_table() } else { None };
         // Rows in fixed chunks, each into its own (pooled) gradient buffer summed in chunk order:
         // the same bits for any thread count. A single chunk accumulates into `grad` directly.
-        // The rows' D (n × H) is kept for the base rows' W gradient, one product at the end.
+        // From 32 rows on, the rows' D (n × H) is kept for the base rows' W gradient, one product
+        // at the end; smaller batches scatter D into the rows of their set bits.
+        let base_gemm = n >= 32;
         let mut dmat = vec![0f32; n * h];
         let chunk = |ch: usize, g: &mut [f32], dm: &mut [f32]| {
             let (gw, rest) = g.split_at_mut(d * h);
@@ -328,7 +330,14 @@ impl EnergyModel for Rbm {
                 for (gck, &dk) in gc.iter_mut().zip(dsum.iter()) {
                     *gck -= dk;
                 }
-                for_each_one(row, |j| gb[j] -= wsum);
+                if base_gemm {
+                    for_each_one(row, |j| gb[j] -= wsum);
+                } else {
+                    for_each_one(row, |j| {
+                        gb[j] -= wsum;
+                        simd::sub_assign(&mut gw[j * h..(j + 1) * h], dsum);
+                    });
+                }
             }
         };
         let chunks = n.div_ceil(GRAD_CHUNK);
@@ -352,7 +361,9 @@ impl EnergyModel for Rbm {
         }
         // Base rows: Wᵀ[j,:] −= Σ_r x_rj·D_r, i.e. Wᵀ −= Xᵀ·D (X as 0/1 floats), one GEMM instead of
         // n·popcount scattered row updates.
-        gemm(&mut grad[..d * h], d, h, Operand::t(&x.to_dense_f32(), n, d), Operand::new(&dmat, n, h), -1.0, true);
+        if base_gemm {
+            gemm(&mut grad[..d * h], d, h, Operand::t(&x.to_dense_f32(), n, d), Operand::new(&dmat, n, h), -1.0, true);
+        }
     }
 }
 
