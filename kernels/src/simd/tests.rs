@@ -308,7 +308,10 @@ fn gather_add_tile_every_isa() {
                 for r in 0..TILE_ROWS {
                     for c in 0..width {
                         let want: f64 = base[r * width + c] as f64
-                            + (0..k).filter(|&i| xf[r * k + i] == 1.0).map(|i| w[i * width + c] as f64).sum::<f64>();
+                            + (0..k)
+                                .filter(|&i| xf[i * TILE_ROWS + r] == 1.0)
+                                .map(|i| w[i * width + c] as f64)
+                                .sum::<f64>();
                         let got = out[r * width + c] as f64;
                         assert!((got - want).abs() <= 1e-5 * (k as f64 + 1.0), "{isa:?} w={width} k={k} r={r} c={c}");
                     }

@@ -15,16 +15,17 @@ pub const TILE_ROWS: usize = 8;
 #[inline(always)]
 fn body(out: &mut [f32], xf: &[f32], w: &[f32], width: usize) {
     let k = xf.len() / TILE_ROWS;
-    for (o, x) in out.chunks_exact_mut(width.max(1)).zip(xf.chunks_exact(k.max(1))) {
-        for (i, &xi) in x.iter().enumerate() {
-            if xi != 0.0 {
+    for (r, o) in out.chunks_exact_mut(width.max(1)).enumerate() {
+        for i in 0..k {
+            if xf[i * TILE_ROWS + r] != 0.0 {
                 o.iter_mut().zip(&w[i * width..(i + 1) * width]).for_each(|(a, &b)| *a += b);
             }
         }
     }
 }
 
-/// out (8 × width) += X (8 × k) · W (k × width), all row-major. O(8·k·width). With X's entries 0 or 1
+/// out (8 × width) += X (8 × k) · W (k × width), out and W row-major, X given transposed (`xf`:
+/// k × 8, the 8 rows' bit i side by side, so a step of i reads one 32-byte run). O(8·k·width). With X's entries 0 or 1
 /// (checked in debug builds) the sums are those of adding W's rows over the set bits.
 #[inline]
 pub fn gather_add_tile(out: &mut [f32], xf: &[f32], w: &[f32], width: usize) {
@@ -88,7 +89,7 @@ mod x512 {
                 let lanes = (width - c0).min(32);
                 let (m0, m1) = (mask(lanes), mask(lanes.saturating_sub(16)));
                 // SAFETY: every access is masked to columns c0..c0 + lanes ≤ width of a row that
-                // exists (rows r < 8 of out, i < k of w, asserted by the caller); x reads r·k + i < 8·k.
+                // exists (rows r < 8 of out, i < k of w, asserted by the caller); x reads 8·i + r < 8·k.
                 unsafe {
                     let mut acc = [[_mm512_setzero_ps(); 2]; TILE_ROWS];
                     for (r, a) in acc.iter_mut().enumerate() {
@@ -101,7 +102,7 @@ mod x512 {
                         let w0 = _mm512_maskz_loadu_ps(m0, wr);
                         let w1 = _mm512_maskz_loadu_ps(m1, wr.wrapping_add(16));
                         for (r, a) in acc.iter_mut().enumerate() {
-                            let x = _mm512_set1_ps(*xp.add(r * k + i));
+                            let x = _mm512_set1_ps(*xp.add(i * TILE_ROWS + r));
                             a[0] = _mm512_fmadd_ps(x, w0, a[0]);
                             a[1] = _mm512_fmadd_ps(x, w1, a[1]);
                         }

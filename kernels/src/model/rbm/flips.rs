@@ -94,8 +94,8 @@ impl Rbm {
     }
 
     /// a = c + Wx of rows r0..r0 + nr (nr ≤ [`TILE_ROWS`]) into `pre` (TILE_ROWS × H): one 8-row
-    /// tile (each row of W read once) from 4 rows on, else a gather per row. `xf`: TILE_ROWS × d
-    /// scratch for the rows as 0/1 floats.
+    /// tile (each row of W read once) from 4 rows on, else a gather per row. `xf`: d × TILE_ROWS
+    /// scratch for the rows as 0/1 floats (transposed).
     pub(super) fn preact_rows(&self, x: &BitBatch, r0: usize, nr: usize, pre: &mut [f32], xf: &mut [f32]) {
         let (d, h) = (self.d, self.h);
         debug_assert!(nr <= TILE_ROWS && pre.len() == TILE_ROWS * h && xf.len() == TILE_ROWS * d);
@@ -107,7 +107,7 @@ impl Rbm {
         }
         xf.fill(0.0);
         for k in 0..nr {
-            for_each_one(x.row(r0 + k), |i| xf[k * d + i] = 1.0);
+            for_each_one(x.row(r0 + k), |i| xf[i * TILE_ROWS + k] = 1.0);
         }
         for p in pre.chunks_exact_mut(h) {
             p.copy_from_slice(self.c());
@@ -141,7 +141,7 @@ impl Rbm {
 
 /// Per-task buffers of the tabulated flips.
 struct FlipScratch {
-    /// Pre-activations of the task's rows (TILE_ROWS × H) and the rows as 0/1 floats (TILE_ROWS × d).
+    /// Pre-activations of the task's rows (TILE_ROWS × H) and the rows as 0/1 floats (d × TILE_ROWS).
     pre: Vec<f32>,
     xf: Vec<f32>,
     /// σ(a) and σ(−a) of the task's rows, aligned rows when 16 | H.
