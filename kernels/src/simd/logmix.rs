@@ -2,8 +2,9 @@
 //!
 //! softplus(a + t·w) − softplus(a) = ln((1 + e^{a+tw})/(1 + e^a)) = ln(σ̄ + σ·e^{tw}) with
 //! σ = σ(a), σ̄ = σ(−a) = 1 − σ. So the H-term sum of softplus differences of one flip is the
-//! log of a product of mixtures σ̄ⱼ + σⱼ·Eⱼ, with E = e^{±W} tabulated once per call: one
-//! fused multiply-add and one multiply per term, one ln per flip instead of H exp + ln. Both
+//! log of a product of mixtures σ̄ⱼ + σⱼ·Eⱼ, with E = e^{W} tabulated once per parameter set (a
+//! flip from 1 swaps σ and σ̄, see `model/rbm/flips.rs`): one fused multiply-add and one
+//! multiply per term, one ln per flip instead of H exp + ln. Both
 //! mixture terms are positive, so no cancellation when σ → 1. Each factor lies between 1 and
 //! Eⱼ; with |W| ≤ B a lane's running product is renormalized (mantissa kept, exponent summed)
 //! every ⌊80/B⌋ factors, so it never leaves the normal f32 range.
