@@ -170,7 +170,7 @@ impl EnergyModel for Rbm {
             return;
         }
         if let Some(table) = self.flip_table() {
-            return self.delta_all_tabulated(x, &table, out);
+            return self.delta_tabulated(x, None, &table, out);
         }
         out.par_chunks_mut(d).enumerate().for_each_init(
             || (vec![0f32; self.h], vec![0f32; self.h]),
@@ -192,11 +192,8 @@ impl EnergyModel for Rbm {
             return;
         }
         let s = idx.len() / n;
-        // The table costs d·H exponentials: worth it from about d flips on (or when cached).
-        if n * s >= self.d || self.table.get().is_some() {
-            if let Some(table) = self.flip_table() {
-                return self.delta_at_tabulated(x, idx, &table, out);
-            }
+        if let Some(table) = self.flip_table_for(n * s) {
+            return self.delta_tabulated(x, Some(idx), &table, out);
         }
         out.par_chunks_mut(s).enumerate().for_each_init(
             || (vec![0f32; self.h], vec![0f32; self.h]),
@@ -281,7 +278,7 @@ impl EnergyModel for Rbm {
         let s = idx.len() / n;
         let np = self.params.len();
         // Flipped rows' σ(a + tW) from the flip table (one division per term) when it pays.
-        let table = if n * s >= d || self.table.get().is_some() { self.flip_table() } else { None };
+        let table = self.flip_table_for(n * s);
         // Rows in fixed chunks, each into its own (pooled) gradient buffer summed in chunk order:
         // the same bits for any thread count. A single chunk accumulates into `grad` directly.
         // From 32 rows on, the rows' D (n × H) is kept for the base rows' W gradient, one product
