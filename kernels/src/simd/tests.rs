@@ -361,3 +361,33 @@ fn flip_sigmoid_accumulate_every_isa() {
         }
     }
 }
+
+/// The flip table's inputs: σ(a) and σ(−a) from one exponential, and eʷ for |w| ≤ 87, against f64
+/// (relative error, so the small side of a saturated pair counts), the same bits on every ISA.
+#[test]
+fn sigmoid_pair_and_exp_every_isa() {
+    for len in [0usize, 1, 15, 16, 17, 300] {
+        let a: Vec<f32> = random_weights(len, 31).iter().map(|v| v * 80.0).collect();
+        let mut first: Option<Vec<f32>> = None;
+        for isa in ISAS {
+            let (mut s, mut sb, mut e) = (vec![0f32; len], vec![0f32; len], vec![0f32; len]);
+            if sigmoid_pair_into_with(isa, &mut s, &mut sb, &a).is_none() {
+                continue;
+            }
+            exp_into_with(isa, &mut e, &a).expect("same ISA");
+            for k in 0..len {
+                let z = a[k] as f64;
+                for (got, want) in [(s[k], 1.0 / (1.0 + (-z).exp())), (sb[k], 1.0 / (1.0 + z.exp())), (e[k], z.exp())] {
+                    assert!(((got as f64 - want) / want).abs() < 2e-6, "{isa:?} a={z}: {got} vs {want}");
+                }
+            }
+            let all: Vec<f32> = s.into_iter().chain(sb).chain(e).collect();
+            match &first {
+                None => first = Some(all),
+                Some(f) => {
+                    assert!(f.iter().zip(&all).all(|(p, q)| p.to_bits() == q.to_bits()), "{isa:?} len={len}: bits")
+                }
+            }
+        }
+    }
+}
