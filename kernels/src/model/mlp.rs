@@ -187,37 +187,32 @@ impl Mlp {
         simd::add_scaled_into(out, base, t, wi);
     }
 
-    /// Runs m rows from first-layer pre-activations `a1` (m × H) to energies.
+    /// Runs m rows from first-layer pre-activations `a1` (m × H) to energies. Each layer is one
+    /// GEMM aₖ₊₁ = zₖ·Wₖᵀ and one pass over 64-row blocks that adds the bias bₖ in place, applies
+    /// Swish and, after the last layer, takes E = b_L + z_L·W_L while the rows are in L1.
     fn forward(&self, a1: Buf, m: usize) -> (Tape, Vec<f32>) {
         let h = self.h;
         let beta = self.beta();
         let mut tape = Tape { m, a: Vec::with_capacity(self.layers), sig: Vec::new(), z: Vec::new() };
+        let mut e = vec![0f32; m];
         let mut a = a1;
         for k in 1..=self.layers {
             let mut z = self.pool.take(m * h);
             let mut sg = self.pool.take(m * h);
-            par_rows3(&a, &mut z, &mut sg, h, |ar, zr, sr| simd::swish_forward(ar, beta, zr, sr));
+            let bias = (k >= 2).then(|| self.b(k - 1));
+            let out = (k == self.layers).then(|| (self.w(k), self.b(k)[0]));
+            swish_rows(&mut a, &mut z, &mut sg, &mut e, h, beta, bias, out);
             tape.a.push(a);
             tape.sig.push(sg);
             if k < self.layers {
-                // a_{k+1} = z_k·W_kᵀ + b_k.
                 let mut next = self.pool.take(m * h);
-                let bk = self.b(k);
-                next.par_chunks_mut(h).for_each(|r| r.copy_from_slice(bk));
-                gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, true);
+                gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, false);
                 a = next;
             } else {
                 a = Buf::default();
             }
             tape.z.push(z);
         }
-        let wl = self.w(self.layers);
-        let bl = self.b(self.layers)[0];
-        let zl = &tape.z[self.layers - 1];
-        let mut e = vec![0f32; m];
-        e.par_iter_mut().enumerate().for_each(|(r, er)| {
-            *er = bl + zl[r * h..(r + 1) * h].iter().zip(wl).map(|(z, w)| z * w).sum::<f32>();
-        });
         (tape, e)
     }
 
@@ -232,41 +227,50 @@ impl Mlp {
     /// of layers 1..=L and β into `grad`, adds Σ_r δ₁ into the b₀ gradient, and returns
     /// δ₁ = ∂/∂a₁ (m × H) for the caller's first-layer (or input) gradient. With `grad = None`
     /// only δ₁ is computed (input gradients need no parameter gradients).
+    ///
+    /// Per layer one pass over 64-row blocks forms δₖ = dzₖ ⊙ swish'(aₖ) (dz_L = w_r·W_L made
+    /// row by row), and the block's partial sums of Σ δₖ (bias gradient), of Σ_r w_r·z_L[r]
+    /// (output weights) and of the β gradient; the partials are added in block order, so the
+    /// result does not depend on the thread count. Then ∂Wₖ₋₁ = δₖᵀ·zₖ₋₁ and dzₖ₋₁ = δₖ·Wₖ₋₁.
     fn backward(&self, tape: &Tape, w: &[f32], mut grad: Option<&mut [f32]>) -> Buf {
         let (m, h, l) = (tape.m, self.h, self.layers);
         let beta = self.beta();
-        // Output layer: ∂/∂W_L = Σ_r w_r z_L[r], ∂/∂b_L = Σ w, dz_L = w ⊗ W_L.
-        let zl = &tape.z[l - 1];
-        let (wl_t, bl_t) = (self.t(2 * l).clone(), self.t(2 * l + 1).clone());
-        if let Some(grad) = grad.as_deref_mut() {
-            let gw = &mut grad[wl_t.range()];
-            for r in 0..m {
-                simd::axpy(gw, w[r], &zl[r * h..(r + 1) * h]);
-            }
-            grad[bl_t.offset] += w.iter().sum::<f32>();
-        }
-        let wl = self.w(l);
+        let sums = grad.is_some();
         let mut dz = self.pool.take(m * h);
-        dz.par_chunks_mut(h).zip(w.par_iter()).for_each(|(d, &wr)| simd::scale_into(d, wr, wl));
-        let mut dbeta = 0f32;
         let mut delta = self.pool.take(m * h);
+        let mut dbeta = 0f32;
         for k in (1..=l).rev() {
-            // δ_k = dz_k ⊙ swish'(a_k).
-            let (a, sg) = (&tape.a[k - 1], &tape.sig[k - 1]);
-            let parts: Vec<f32> = delta
-                .par_chunks_mut(h * 64)
-                .enumerate()
-                .map(|(c, dch)| {
-                    let lo = c * h * 64;
-                    let hi = lo + dch.len();
-                    simd::swish_backward(&a[lo..hi], &sg[lo..hi], beta, &dz[lo..hi], dch)
-                })
-                .collect();
-            dbeta += parts.iter().sum::<f32>();
+            let top = k == l;
+            let parts = swish_back_rows(
+                &tape.a[k - 1],
+                &tape.sig[k - 1],
+                beta,
+                if top { None } else { Some(&dz) },
+                top.then(|| (w, self.w(l), &tape.z[l - 1][..])),
+                &mut delta,
+                h,
+                sums,
+            );
+            for p in &parts {
+                dbeta += p.dbeta;
+            }
+            if let Some(grad) = grad.as_deref_mut() {
+                let bt = self.t(2 * (k - 1) + 1).clone();
+                for p in &parts {
+                    simd::axpy(&mut grad[bt.range()], 1.0, &p.bias);
+                }
+                if top {
+                    let (wl_t, bl_t) = (self.t(2 * l).clone(), self.t(2 * l + 1).clone());
+                    for p in &parts {
+                        simd::axpy(&mut grad[wl_t.range()], 1.0, &p.out_w);
+                    }
+                    grad[bl_t.offset] += w.iter().sum::<f32>();
+                }
+            }
             if k >= 2 {
-                // Layer k−1 maps z_{k−1} → a_k: ∂W = δ_kᵀ z_{k−1}, ∂b = Σ δ_k, dz_{k−1} = δ_k W.
+                // Layer k−1 maps z_{k−1} → a_k: ∂W = δ_kᵀ z_{k−1}, dz_{k−1} = δ_k W.
                 if let Some(grad) = grad.as_deref_mut() {
-                    let (wt, bt) = (self.t(2 * (k - 1)).clone(), self.t(2 * (k - 1) + 1).clone());
+                    let wt = self.t(2 * (k - 1)).clone();
                     gemm(
                         &mut grad[wt.range()],
                         h,
@@ -276,7 +280,6 @@ impl Mlp {
                         1.0,
                         true,
                     );
-                    col_sums_into(&delta, h, &mut grad[bt.range()]);
                 }
                 gemm(&mut dz, m, h, Operand::new(&delta, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
             }
@@ -284,8 +287,6 @@ impl Mlp {
         if let Some(grad) = grad {
             let nb = grad.len() - 1;
             grad[nb] += dbeta;
-            let b0 = self.t(1).clone();
-            col_sums_into(&delta, h, &mut grad[b0.range()]);
         }
         self.pool.give(dz);
         delta
@@ -350,18 +351,6 @@ impl Mlp {
             }
         }
     }
-}
-
-/// Applies `f` to matching H-wide rows of three buffers, in parallel for large m.
-fn par_rows3(a: &[f32], z: &mut [f32], s: &mut [f32], h: usize, f: impl Fn(&[f32], &mut [f32], &mut [f32]) + Sync) {
-    let block = h * 64;
-    if block == 0 {
-        return;
-    }
-    a.par_chunks(block)
-        .zip(z.par_chunks_mut(block))
-        .zip(s.par_chunks_mut(block))
-        .for_each(|((ar, zr), sr)| f(ar, zr, sr));
 }
 
 /// out[c] += Σ_r m[r·h + c].
@@ -550,9 +539,11 @@ impl Mlp {
 }
 
 mod first_layer;
+mod layer_pass;
 mod mixed;
 pub(crate) mod pool;
 
+use layer_pass::{swish_back_rows, swish_rows};
 use pool::{Buf, PackPool, Pool};
 #[cfg(test)]
 mod tests;
