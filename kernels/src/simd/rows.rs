@@ -1,5 +1,5 @@
 //! Row-wise f32 operations of the MLP's flip paths: y = a·x, y += a·x, y −= x, y *= a, y = u − v,
-//! y = b + t·w. Written once as plain loops and compiled per ISA like the other primitives: the
+//! y = b + t·w, and the dot product a·b. Written once as plain loops and compiled per ISA like the other primitives: the
 //! default build targets baseline x86-64, where these loops run 4 wide (SSE); dispatched, they
 //! run 16 wide on AVX-512. Same operations in the same order on every ISA (Rust never contracts
 //! a·x + y into an FMA), so every ISA gives the same bits.
@@ -82,6 +82,36 @@ row_op!(
     {
         assert_eq!(y.len(), x.len(), "axpy: lengths");
         y.iter_mut().zip(x).for_each(|(o, &v)| *o += a * v);
+    }
+);
+
+row_op!(
+    /// *out = Σₖ aₖ·bₖ as 16 partial sums (element k into lane k mod 16) added in a fixed tree, so
+    /// every ISA gives the same bits; O(len). The output energy E = b_L + z_L·W_L of each row.
+    dot_into,
+    dot_into_with,
+    (out: &mut f32, a: &[f32], b: &[f32]),
+    {
+        assert_eq!(a.len(), b.len(), "dot_into: lengths");
+        let mut acc = [0f32; 16];
+        let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        for (x, y) in ac.zip(bc) {
+            for k in 0..16 {
+                acc[k] += x[k] * y[k];
+            }
+        }
+        for (k, (x, y)) in ar.iter().zip(br).enumerate() {
+            acc[k] += x * y;
+        }
+        let mut w = 8;
+        while w > 0 {
+            for k in 0..w {
+                acc[k] += acc[k + w];
+            }
+            w /= 2;
+        }
+        *out = acc[0];
     }
 );
 

@@ -191,6 +191,29 @@ fn softplus_shift_sum_every_isa() {
     }
 }
 
+/// The dot product: the scalar body against f64 (relative 1e-5 of Σ|aₖbₖ|), the same bits on every
+/// ISA, on lengths around the vector widths.
+#[test]
+fn dot_every_isa_same_bits() {
+    for len in [0usize, 1, 15, 16, 17, 31, 100, 256, 257] {
+        let (a, b) = (random_weights(len, 11), random_weights(len, 12));
+        let run = |isa: Isa| -> Option<f32> {
+            let mut out = f32::NAN;
+            dot_into_with(isa, &mut out, &a, &b)?;
+            Some(out)
+        };
+        let want = run(Isa::Scalar).expect("scalar");
+        let exact: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+        let scale: f64 = a.iter().zip(&b).map(|(&x, &y)| (x as f64 * y as f64).abs()).sum();
+        assert!((want as f64 - exact).abs() <= 1e-5 * scale.max(1e-30), "len {len}: {want} vs {exact}");
+        for isa in ISAS {
+            if let Some(got) = run(isa) {
+                assert_eq!(got.to_bits(), want.to_bits(), "{isa:?} len {len}");
+            }
+        }
+    }
+}
+
 /// The row operations give the scalar body's bits on every ISA, on lengths around the vector
 /// widths (0, 1, 15, 16, 17, 100, 257).
 #[test]

@@ -41,7 +41,9 @@ pub(super) fn swish_rows(
                 }
                 simd::swish_forward(ar, beta, zr, sr);
                 if let Some((wl, bl)) = out {
-                    *er = bl + zr.iter().zip(wl).map(|(z, w)| z * w).sum::<f32>();
+                    let mut dot = 0f32;
+                    simd::dot_into(&mut dot, zr, wl);
+                    *er = bl + dot;
                 }
             }
         });
