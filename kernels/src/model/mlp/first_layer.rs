@@ -65,7 +65,7 @@ impl Mlp {
         let d = self.d;
         let m = rows.len();
         // D_r = δ₁(base r) + Σ_j δ₁(flip j of r), once for all tasks.
-        let mut dsums = vec![0f32; m * h];
+        let mut dsums = self.pool.take(m * h);
         dsums.par_chunks_mut(h).enumerate().for_each(|(k, dsum)| {
             dsum.copy_from_slice(at(k, 0));
             for j in 0..s {
@@ -88,10 +88,7 @@ impl Mlp {
                     let i = idx[r * s + j] as usize;
                     if (j0..j1).contains(&i) {
                         let tt = 1.0 - 2.0 * bit(x.row(r), i) as f32;
-                        gpart[(i - j0) * h..(i - j0 + 1) * h]
-                            .iter_mut()
-                            .zip(at(k, 1 + j))
-                            .for_each(|(g, &v)| *g += tt * v);
+                        simd::axpy(&mut gpart[(i - j0) * h..(i - j0 + 1) * h], tt, at(k, 1 + j));
                     }
                 }
             }
@@ -102,5 +99,6 @@ impl Mlp {
                 simd::gather_add(&xt[j * mw..(j + 1) * mw], &dsums, h, &mut gpart[(j - j0) * h..(j - j0 + 1) * h]);
             }
         });
+        self.pool.give(dsums);
     }
 }
