@@ -7,6 +7,7 @@
 //! processed in chunks of at most `chunk_rows` so memory stays bounded for exact ratio matching.
 
 use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec, WeightFn};
+use crate::aligned::AlignedVec;
 use crate::bf16;
 use crate::bits::{bit, BitBatch};
 use crate::dense::{gemm, Operand};
@@ -25,7 +26,7 @@ pub struct Mlp {
     h: usize,
     layers: usize,
     tensors: Vec<TensorSpec>,
-    params: Vec<f32>,
+    params: AlignedVec,
     chunk_rows: usize,
     pool: Pool,
     /// bf16 packs of the hidden→hidden weights (forward Wᵀ, backward W) when the mixed-precision
@@ -73,7 +74,7 @@ impl Mlp {
             h: hidden,
             layers: n_hidden_layers,
             tensors,
-            params: vec![0.0; total],
+            params: AlignedVec::zeros(total),
             chunk_rows: DEFAULT_CHUNK_ROWS,
             pool: Pool::default(),
             bf16_packs: None,
@@ -171,12 +172,6 @@ impl Mlp {
     }
     fn beta(&self) -> f32 {
         self.params[self.params.len() - 1]
-    }
-
-    /// a₁ = b₀ + Σ_{set i} W₀ᵀ[i,:] for one row.
-    fn first_layer(&self, row: &[u64], a: &mut [f32]) {
-        a.copy_from_slice(self.b(0));
-        simd::gather_add(row, self.w(0), self.h, a);
     }
 
     /// Flipped pre-activation: a₁ + tᵢ·W₀ᵀ[i,:].
@@ -308,21 +303,22 @@ impl Mlp {
             self.first_layer_rows(x, rows, &mut a);
             return a;
         }
-        a.par_chunks_mut(per * h).zip(rows.clone()).for_each_init(
-            || vec![0f32; h],
-            |base, (out, r)| {
-                let row = x.row(r);
-                self.first_layer(row, base);
-                let mut o = 0;
-                if with_base {
-                    out[..h].copy_from_slice(base);
-                    o = h;
-                }
-                for j in 0..s {
-                    self.flip_into(base, row, idx[r * s + j] as usize, &mut out[o + j * h..o + (j + 1) * h]);
-                }
-            },
-        );
+        // Base rows by the blocked gather (W₀ᵀ fetched once per 16 rows, same sums as
+        // `first_layer`), then each flip from its base row.
+        let mut base_a = self.pool.take(rows.len() * h);
+        self.first_layer_rows(x, rows.clone(), &mut base_a);
+        a.par_chunks_mut(per * h).zip(base_a.par_chunks(h)).zip(rows.clone()).for_each(|((out, base), r)| {
+            let row = x.row(r);
+            let mut o = 0;
+            if with_base {
+                out[..h].copy_from_slice(base);
+                o = h;
+            }
+            for j in 0..s {
+                self.flip_into(base, row, idx[r * s + j] as usize, &mut out[o + j * h..o + (j + 1) * h]);
+            }
+        });
+        self.pool.give(base_a);
         a
     }
 

@@ -8,8 +8,8 @@ use rayon::prelude::*;
 impl Mlp {
     /// a₁ of rows `rows` (m × H), blocked: each task of 16 rows walks W₀ᵀ one 64-row block (one
     /// word of x) at a time across its rows, so a block is fetched once per 16 rows instead of
-    /// once per row (W₀ᵀ is d·H floats: 2 MiB at d = 2048). Same additions in the same order
-    /// per element as [`Mlp::first_layer`].
+    /// once per row (W₀ᵀ is d·H floats: 2 MiB at d = 2048). Per element the same additions in
+    /// the same order as a row-at-a-time gather-add: a₁ = b₀ + Σ_{set i} W₀ᵀ[i,:], i ascending.
     pub(super) fn first_layer_rows(&self, x: &BitBatch, rows: std::ops::Range<usize>, out: &mut [f32]) {
         const RB: usize = 16;
         let (h, d) = (self.h, self.d);
