@@ -7,18 +7,19 @@ cd "$(dirname "$0")/.."
 out=${1:-}
 bin=target/release/rmbench
 cargo build --release -q -p rmbench-harness
-for dir in results/default results/estimator-quality results/reference-shapes results/paper-scaling \
-  results/rbm-scaling results/rbm-scaling/before; do
+for dir in results/default results/estimator-quality results/reference-shapes results/reference-shapes-xeon \
+  results/reference-shapes-zen5 results/paper-scaling results/rbm-scaling results/rbm-scaling/before; do
   [ -f "$dir/sweep.csv" ] || continue
   dest=${out:+$out/${dir#results/}}
   $bin plot --sweep "$dir/sweep.csv" --out "${dest:-$dir/plots}" > /dev/null
   echo "redrew $dir"
 done
-if [ -f results/reference/compare.csv ]; then
-  dest=${out:+$out/reference}
-  $bin plot --reference results/reference/compare.csv --out "${dest:-results/reference}" > /dev/null
-  echo "redrew results/reference"
-fi
+for dir in results/reference results/reference-amx results/reference-zen5 results/reference-zen5/session-start; do
+  [ -f "$dir/compare.csv" ] || continue
+  dest=${out:+$out/${dir#results/}}
+  $bin plot --reference "$dir/compare.csv" --out "${dest:-$dir}" > /dev/null
+  echo "redrew $dir"
+done
 if ls results/training/*/curve.csv > /dev/null 2>&1; then
   dest=${out:+$out/training}
   $bin plot --curves results/training/*/curve.csv --out "${dest:-results/training/plots}" > /dev/null

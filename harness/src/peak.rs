@@ -118,18 +118,88 @@ pub fn cache_path(threads: usize) -> PathBuf {
     dir.join(format!("peak-{cpu}-t{threads}.json"))
 }
 
-/// The cached peak for the current pool, measuring and caching it if absent (or if `remeasure`).
+/// The cached peak for the current pool, measuring and caching it if absent. With `remeasure`
+/// it measures again and caches, field by field, the higher of the new and the cached reading
+/// (same CPU and thread count): a peak is the best the machine has shown, and a guest whose
+/// speed drifts by ±20% over minutes would otherwise make the last reading, good or bad, the
+/// denominator of every later `frac_of_peak`. Delete the cache file to start over.
 pub fn cached_or_measure(remeasure: bool) -> Result<Peak> {
     let path = cache_path(rayon::current_num_threads());
+    let cached = std::fs::read_to_string(&path).ok().and_then(|s| serde_json::from_str::<Peak>(&s).ok());
     if !remeasure {
-        if let Ok(s) = std::fs::read_to_string(&path) {
-            if let Ok(p) = serde_json::from_str::<Peak>(&s) {
-                return Ok(p);
-            }
+        if let Some(p) = cached {
+            return Ok(p);
         }
     }
-    let p = measure();
+    let mut p = measure();
+    if let Some(old) = cached {
+        p = p.best_with(&old);
+    }
     let json = serde_json::to_string_pretty(&p).map_err(|e| Error::file(&path, e))?;
     crate::error::write_atomic(&path, json.as_bytes())?;
     Ok(p)
+}
+
+impl Peak {
+    /// Field-wise maximum of two readings of the same CPU and thread count (`self` unchanged
+    /// if they differ): GEMM rate with its size, bandwidths and register ceilings.
+    pub fn best_with(mut self, other: &Peak) -> Peak {
+        if self.cpu != other.cpu || self.threads != other.threads {
+            return self;
+        }
+        fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            }
+        }
+        if other.gemm_gflops > self.gemm_gflops {
+            self.gemm_gflops = other.gemm_gflops;
+            self.gemm_size = other.gemm_size;
+        }
+        if other.read_gbs > self.read_gbs {
+            self.read_gbs = other.read_gbs;
+            self.stream_mib = other.stream_mib;
+        }
+        self.l2_read_gbs = max_opt(self.l2_read_gbs, other.l2_read_gbs);
+        self.fma_f32_gflops = max_opt(self.fma_f32_gflops, other.fma_f32_gflops);
+        self.dot_bf16_gflops = max_opt(self.dot_bf16_gflops, other.dot_bf16_gflops);
+        self.amx_bf16_gflops = max_opt(self.amx_bf16_gflops, other.amx_bf16_gflops);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(gemm: f64, l2: Option<f64>, amx: Option<f64>) -> Peak {
+        Peak {
+            cpu: "cpu".into(),
+            threads: 2,
+            gemm_gflops: gemm,
+            gemm_size: 1536,
+            read_gbs: 30.0,
+            stream_mib: 512,
+            l2_read_gbs: l2,
+            fma_f32_gflops: Some(gemm * 1.5),
+            dot_bf16_gflops: None,
+            amx_bf16_gflops: amx,
+        }
+    }
+
+    #[test]
+    fn best_with_takes_each_fields_maximum_of_the_same_machine() {
+        let a = reading(300.0, Some(500.0), None);
+        let b = reading(450.0, Some(400.0), Some(1.0));
+        let m = a.clone().best_with(&b);
+        assert_eq!(
+            (m.gemm_gflops, m.l2_read_gbs, m.fma_f32_gflops, m.amx_bf16_gflops),
+            (450.0, Some(500.0), Some(675.0), Some(1.0))
+        );
+        // Another CPU or thread count is not merged.
+        let mut c = b.clone();
+        c.threads = 1;
+        assert_eq!(a.clone().best_with(&c), a);
+    }
 }

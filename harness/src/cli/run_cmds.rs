@@ -83,7 +83,7 @@ pub fn step_bench(a: StepBenchArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct PeakArgs {
-    /// Measure again even if a cached value exists.
+    /// Measure again; the cache keeps the higher of the new and the cached reading per field.
     #[arg(long)]
     pub remeasure: bool,
 }
