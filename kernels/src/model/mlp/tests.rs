@@ -249,3 +249,33 @@ fn base_cache_serves_only_the_same_batch_and_parameters() {
     m.param_grad(&x, &wb, &idx, &wf, &mut after);
     assert_eq!(after, grad(&changed, None), "a stale base survived a parameter change");
 }
+
+/// The block passes add their partial sums in block order, so the gradient, ΔE and energies
+/// carry the same bits in pools of 1 and 3 threads (n·(s + 1) = 280 rows and n·(d + 1) = 2840
+/// rows span several 64-row blocks).
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let (d, n, s) = (70, 40, 6);
+    let m = model(d, 32, 3, 11);
+    let (_, x) = patterns(n, d, 5).swap_remove(0);
+    let idx = crate::testing::random_idx(n, s, d, 3);
+    let wb = crate::testing::random_weights(n, 4);
+    let wf = crate::testing::random_weights(n * s, 5);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| {
+            let mut g = vec![0f32; m.num_params()];
+            m.param_grad(&x, &wb, &idx, &wf, &mut g);
+            let mut e = vec![0f32; n];
+            let mut gi = vec![0f32; n * d];
+            m.input_grad(&x, &mut e, &mut gi);
+            let mut da = vec![0f32; n * d];
+            m.delta_all(&x, &mut da);
+            [g, e, gi, da].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
+        })
+    };
+    let (one, three) = (run(1), run(3));
+    for (k, (a, b)) in one.iter().zip(&three).enumerate() {
+        assert!(a == b, "output {k} differs between 1 and 3 threads");
+    }
+}
