@@ -4,7 +4,6 @@
 //! the local field f = J·s = 2·Σ_{j: xⱼ=1} J[j,:] − rowsum(J), one gather-add over the set bits.
 
 use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
-use crate::aligned::AlignedVec;
 use crate::bits::{for_each_one, spin, BitBatch};
 use crate::dense::{gemm, Operand};
 use crate::{simd, KernelError};
@@ -15,7 +14,7 @@ use rayon::prelude::*;
 pub struct Quadratic {
     d: usize,
     tensors: Vec<TensorSpec>,
-    params: AlignedVec,
+    params: Vec<f32>,
     /// Σⱼ J[i,j], refreshed by `params_changed`.
     rowsum: Vec<f32>,
 }
@@ -32,7 +31,7 @@ impl Quadratic {
     /// The model with J = 0 and h = 0 (the uniform distribution).
     pub fn zeros(d: usize) -> Self {
         let tensors = layout(&[("J", &[d, d], false), ("h", &[d], false)]);
-        Quadratic { d, tensors, params: AlignedVec::zeros(d * d + d), rowsum: vec![0.0; d] }
+        Quadratic { d, tensors, params: vec![0.0; d * d + d], rowsum: vec![0.0; d] }
     }
 
     /// A model from J (row-major d × d) and h; J must be symmetric (to 1e-6 relative) and finite.

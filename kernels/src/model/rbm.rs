@@ -26,7 +26,7 @@ pub struct Rbm {
     d: usize,
     h: usize,
     tensors: Vec<TensorSpec>,
-    params: AlignedVec,
+    params: Vec<f32>,
     /// The flip table of the current parameters (`None` inside: some |W| > 80), built on first
     /// use and dropped by `params_mut` / `params_changed`.
     table: OnceLock<Option<Arc<FlipTable>>>,
@@ -42,7 +42,7 @@ impl Rbm {
             d,
             h: hidden,
             tensors,
-            params: AlignedVec::zeros(d * hidden + d + hidden),
+            params: vec![0.0; d * hidden + d + hidden],
             table: OnceLock::new(),
             pool: Pool::default(),
         }
