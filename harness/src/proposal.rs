@@ -24,6 +24,15 @@ pub fn softmax_into(logits: &[f32], q: &mut [f64]) {
 
 /// s i.i.d. draws from q (inverse CDF on the running sum `cdf`, rebuilt here).
 pub fn draw_iid(q: &[f64], s: usize, rng: &mut Stream, cdf: &mut Vec<f64>, out: &mut Vec<u32>) {
+    let us: Vec<f64> = (0..s).map(|_| rng.uniform()).collect();
+    let start = out.len();
+    out.resize(start + s, 0);
+    draw_iid_with(q, &us, cdf, &mut out[start..]);
+}
+
+/// [`draw_iid`] with its uniforms given (`us`, one per draw, in drawing order): no randomness
+/// inside, so many rows can draw in parallel from uniforms taken from one stream in row order.
+pub fn draw_iid_with(q: &[f64], us: &[f64], cdf: &mut Vec<f64>, out: &mut [u32]) {
     cdf.clear();
     let mut acc = 0.0;
     for &p in q {
@@ -31,10 +40,10 @@ pub fn draw_iid(q: &[f64], s: usize, rng: &mut Stream, cdf: &mut Vec<f64>, out: 
         cdf.push(acc);
     }
     let total = acc;
-    for _ in 0..s {
-        let u = rng.uniform() * total;
+    for (o, &u) in out.iter_mut().zip(us) {
+        let u = u * total;
         let i = cdf.partition_point(|&c| c <= u).min(q.len() - 1);
-        out.push(i as u32);
+        *o = i as u32;
     }
 }
 

@@ -184,14 +184,18 @@ pub trait EnergyModel: Send + Sync {
     /// estimate of −2·ΔEᵢ (ΔEᵢ ≈ (1 − 2xᵢ)·gᵢ), so q ∝ exp(out) estimates q ∝ exp(−2ΔEᵢ) = termᵢ.
     /// Also returns energies in `energy`.
     fn proposal_logits(&self, x: &BitBatch, energy: &mut [f32], out: &mut [f32]) {
+        use rayon::prelude::*;
         self.input_grad(x, energy, out);
         let d = self.dim();
-        for r in 0..x.n() {
+        if d == 0 {
+            return;
+        }
+        out.par_chunks_mut(d).enumerate().for_each(|(r, o)| {
             let row = x.row(r);
-            for (i, g) in out[r * d..(r + 1) * d].iter_mut().enumerate() {
+            for (i, g) in o.iter_mut().enumerate() {
                 *g *= 2.0 * crate::bits::spin(row, i);
             }
-        }
+        });
     }
 }
 
