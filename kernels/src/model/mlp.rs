@@ -36,6 +36,9 @@ pub struct Mlp {
     scratch_packs: PackPool,
     /// Base-row pass of the last input gradient (bf16 mode), reused by the flipped rows.
     base_cache: mixed::BaseCache,
+    /// First-layer pre-activations of the last input gradient's batch (f32 mode), reused by the
+    /// flipped rows of the same batch.
+    a1_cache: first_layer::A1Cache,
     /// Parameter generation: bumped by `params_mut` and `params_changed`, part of cache keys.
     generation: u64,
 }
@@ -80,6 +83,7 @@ impl Mlp {
             bf16_packs: None,
             scratch_packs: PackPool::default(),
             base_cache: mixed::BaseCache::default(),
+            a1_cache: first_layer::A1Cache::default(),
             generation: 0,
         };
         for (k, t) in m.tensors.clone().iter().enumerate() {
@@ -306,7 +310,7 @@ impl Mlp {
         // Base rows by the blocked gather (W₀ᵀ fetched once per 16 rows, same sums as
         // `first_layer`), then each flip from its base row.
         let mut base_a = self.pool.take(rows.len() * h);
-        self.first_layer_rows(x, rows.clone(), &mut base_a);
+        self.base_a1(x, rows.clone(), &mut base_a);
         a.par_chunks_mut(per * h).zip(base_a.par_chunks(h)).zip(rows.clone()).for_each(|((out, base), r)| {
             let row = x.row(r);
             let mut o = 0;
@@ -427,6 +431,9 @@ impl EnergyModel for Mlp {
             let m = rows.len();
             let a = self.flip_rows(x, rows.clone(), &[], 0, true);
             let (tape, e) = self.forward(a, m);
+            if m == x.n() {
+                self.remember_a1(x, &tape.a[0]);
+            }
             energy[rows.clone()].copy_from_slice(&e);
             let delta = self.backward(&tape, &vec![1.0; m], None);
             self.recycle(tape);

@@ -10,7 +10,47 @@ use rayon::prelude::*;
 /// 64-row tasks 1.4 ms); 64 rows of outputs (64 KiB at H = 256) stay in L2.
 const MAX_TASK_ROWS: usize = 64;
 
+/// a₁ of the last whole batch passed through an input gradient, keyed like the bf16 base cache
+/// (bits, shape, parameter generation): RMwGGIS asks for the input gradient (the proposal) and
+/// then the flipped rows of the same batch, whose base rows need the same a₁ (at d = 2048 one
+/// gather-add pass over W₀ᵀ, 2 MiB). A clone starts empty.
+#[derive(Debug, Default)]
+pub(super) struct A1Cache(pub(super) std::sync::Mutex<Option<(u64, Buf)>>);
+
+impl Clone for A1Cache {
+    fn clone(&self) -> Self {
+        A1Cache::default()
+    }
+}
+
 impl Mlp {
+    /// Keeps a₁ of the whole batch `x` (n × H) for [`Mlp::base_a1`].
+    pub(super) fn remember_a1(&self, x: &BitBatch, a1: &[f32]) {
+        let mut b = self.pool.take(a1.len());
+        b.copy_from_slice(a1);
+        let key = self.batch_key(x);
+        let old = self.a1_cache.0.lock().unwrap_or_else(|e| e.into_inner()).replace((key, b));
+        if let Some((_, old)) = old {
+            self.pool.give(old);
+        }
+    }
+
+    /// a₁ of rows `rows`: copied from the cache when it holds this batch under the current
+    /// parameters, else [`Mlp::first_layer_rows`] (the same floats either way).
+    pub(super) fn base_a1(&self, x: &BitBatch, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        let h = self.h;
+        {
+            let g = self.a1_cache.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((key, a1)) = g.as_ref() {
+                if a1.len() == x.n() * h && *key == self.batch_key(x) {
+                    out.copy_from_slice(&a1[rows.start * h..rows.end * h]);
+                    return;
+                }
+            }
+        }
+        self.first_layer_rows(x, rows, out);
+    }
+
     /// a₁ of rows `rows` (m × H), blocked: each task of up to [`MAX_TASK_ROWS`] rows (one per
     /// thread for a batch of 128) walks W₀ᵀ one 64-row block (one word of x) at a time across its
     /// rows, so a block is fetched once per task instead of once per row (W₀ᵀ is d·H floats:

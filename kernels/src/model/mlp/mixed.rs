@@ -185,7 +185,7 @@ impl Mlp {
     }
 
     /// Hash of the batch's bits, its shape and the parameter generation.
-    fn batch_key(&self, x: &BitBatch) -> u64 {
+    pub(super) fn batch_key(&self, x: &BitBatch) -> u64 {
         let mut k = (x.n() as u64) ^ ((x.d() as u64) << 32) ^ self.generation.rotate_left(17);
         for r in 0..x.n() {
             for &w in x.row(r) {

@@ -220,9 +220,26 @@ fn base_cache_serves_only_the_same_batch_and_parameters() {
     if !crate::bf16::available() {
         return;
     }
-    let (d, n, s) = (40, 5, 3);
-    let mut m = model(d, 32, 3, 9);
+    let mut m = model(40, 32, 3, 9);
     assert!(m.set_bf16(true));
+    cache_serves_only_the_same_batch_and_parameters(m);
+}
+
+/// The f32 path's cached first-layer pre-activations: the same rules.
+#[test]
+fn a1_cache_serves_only_the_same_batch_and_parameters() {
+    let mut m = model(40, 32, 3, 9);
+    m.set_bf16(false);
+    let (_, x) = patterns(5, 40, 3).swap_remove(0);
+    let (mut e, mut g) = (vec![0f32; 5], vec![0f32; 5 * 40]);
+    m.input_grad(&x, &mut e, &mut g);
+    let cached = m.a1_cache.0.lock().unwrap().as_ref().map(|(k, _)| *k);
+    assert_eq!(cached, Some(m.batch_key(&x)), "the input gradient left no a₁ to reuse");
+    cache_serves_only_the_same_batch_and_parameters(m);
+}
+
+fn cache_serves_only_the_same_batch_and_parameters(mut m: Mlp) {
+    let (d, n, s) = (m.d, 5, 3);
     let (_, x) = patterns(n, d, 3).swap_remove(0);
     let (_, y) = patterns(n, d, 4).swap_remove(0);
     let idx = crate::testing::random_idx(n, s, d, 5);
