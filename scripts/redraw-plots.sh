@@ -8,13 +8,14 @@ out=${1:-}
 bin=target/release/rmbench
 cargo build --release -q -p rmbench-harness
 for dir in results/default results/estimator-quality results/reference-shapes results/reference-shapes-xeon \
-  results/reference-shapes-zen5 results/paper-scaling results/rbm-scaling results/rbm-scaling/before; do
+  results/reference-shapes-xeon/session-7 results/reference-shapes-zen5 results/paper-scaling results/rbm-scaling results/rbm-scaling/before; do
   [ -f "$dir/sweep.csv" ] || continue
   dest=${out:+$out/${dir#results/}}
   $bin plot --sweep "$dir/sweep.csv" --out "${dest:-$dir/plots}" > /dev/null
   echo "redrew $dir"
 done
-for dir in results/reference results/reference-amx results/reference-zen5 results/reference-zen5/session-start; do
+for dir in results/reference results/reference-amx results/reference-amx/session-7-f32 results/reference-amx/session-7-bf16 \
+  results/reference-zen5 results/reference-zen5/session-start; do
   [ -f "$dir/compare.csv" ] || continue
   dest=${out:+$out/${dir#results/}}
   $bin plot --reference "$dir/compare.csv" --out "${dest:-$dir}" > /dev/null
