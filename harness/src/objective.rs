@@ -331,10 +331,18 @@ pub fn draw(model: &dyn EnergyModel, x: &BitBatch, cfg: &ObjectiveConfig, rng: &
         // over n·d took ≈ 1% of a d = 2048 step).
         let us: Vec<f64> = (0..n * s).map(|_| rng.uniform()).collect();
         idx.resize(n * s, 0);
-        idx.par_chunks_mut(s)
-            .zip(us.par_chunks(s))
-            .zip(qs.par_chunks(d))
-            .for_each_init(Vec::new, |cdf, ((o, u), q)| draw_iid_with(q, u, cdf, o));
+        if n * d >= 1 << 16 {
+            idx.par_chunks_mut(s)
+                .zip(us.par_chunks(s))
+                .zip(qs.par_chunks(d))
+                .for_each_init(Vec::new, |cdf, ((o, u), q)| draw_iid_with(q, u, cdf, o));
+        } else {
+            // Small proposals: not worth waking the pool (the same draws either way).
+            let mut cdf = Vec::new();
+            for ((o, u), q) in idx.chunks_mut(s).zip(us.chunks(s)).zip(qs.chunks(d)) {
+                draw_iid_with(q, u, &mut cdf, o);
+            }
+        }
         weight.extend(idx.iter().enumerate().map(|(g, &i)| 1.0 / (s as f64 * qs[(g / s) * d + i as usize])));
         return Draws { s, idx, weight };
     }

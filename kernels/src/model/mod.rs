@@ -190,12 +190,18 @@ pub trait EnergyModel: Send + Sync {
         if d == 0 {
             return;
         }
-        out.par_chunks_mut(d).enumerate().for_each(|(r, o)| {
+        let spin_row = |(r, o): (usize, &mut [f32])| {
             let row = x.row(r);
             for (i, g) in o.iter_mut().enumerate() {
                 *g *= 2.0 * crate::bits::spin(row, i);
             }
-        });
+        };
+        // In parallel only where it pays for waking the pool (n·d = 4096 at d = 32 does not).
+        if out.len() >= 1 << 16 {
+            out.par_chunks_mut(d).enumerate().for_each(spin_row);
+        } else {
+            out.chunks_mut(d).enumerate().for_each(spin_row);
+        }
     }
 }
 
