@@ -307,8 +307,8 @@ impl Mlp {
             self.first_layer_rows(x, rows, &mut a);
             return a;
         }
-        // Base rows by the blocked gather (W₀ᵀ fetched once per 16 rows, same sums as
-        // `first_layer`), then each flip from its base row.
+        // Base rows by the blocked gather (W₀ᵀ walked once per task) or from the input
+        // gradient's cache of the same batch, then each flip from its base row.
         let mut base_a = self.pool.take(rows.len() * h);
         self.base_a1(x, rows.clone(), &mut base_a);
         a.par_chunks_mut(per * h).zip(base_a.par_chunks(h)).zip(rows.clone()).for_each(|((out, base), r)| {
