@@ -2,7 +2,7 @@
 //!
 //! Written as plain scalar code so that loops calling them autovectorize inside the
 //! `#[target_feature]` clones of [`super`]. Accuracy (checked in tests against f64):
-//! `exp_neg` relative error < 4e-7 on [−87, 0] (`exp`: on [−87, 87]); `ln_1_2` absolute error < 3e-7 on [1, 2];
+//! `exp_neg` and `exp_neg_fused` relative error < 4e-7 on [−87, 0] (`exp`: on [−87, 87]); `ln_1_2` absolute error < 3e-7 on [1, 2];
 //! `softplus` absolute error < 1e-6·max(1, |z|).
 
 const LN2_HI: f32 = 0.693_145_75;
@@ -37,6 +37,42 @@ pub fn exp_neg(x: f32) -> f32 {
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     exp_neg(x.min(87.0))
+}
+
+/// [`exp_neg`] with fused multiply-adds (one rounding per Horner step). Inside the FMA-enabled
+/// kernel clones it is ≈ 40% faster (the Swish forward: 1.75 → 2.43 Gelem/s, `cargo bench -p
+/// rmbench-benches --bench elementwise -- swish_forward`, Xeon); in code compiled without FMA
+/// each `mul_add` is a libm call, so general code keeps [`exp_neg`]. FMA rounds exactly on every
+/// ISA, so the scalar fallback gives the same bits.
+#[inline(always)]
+pub fn exp_neg_fused(x: f32) -> f32 {
+    let x = x.max(-87.3);
+    const MAGIC: f32 = 12_582_912.0;
+    let t = x.mul_add(LOG2E, MAGIC);
+    let n = t - MAGIC;
+    let n_int = t.to_bits().wrapping_sub(0x4B40_0000) as i32;
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x));
+    let p = 1.987_569_1e-4f32;
+    let p = p.mul_add(r, 1.398_199_9e-3);
+    let p = p.mul_add(r, 8.333_452e-3);
+    let p = p.mul_add(r, 4.166_579_6e-2);
+    let p = p.mul_add(r, 1.666_666_5e-1);
+    let p = p.mul_add(r, 0.5);
+    let p = (p * r).mul_add(r, r + 1.0);
+    let scale = f32::from_bits(((n_int + 127) as u32) << 23);
+    p * scale
+}
+
+/// [`sigmoid`] from [`exp_neg_fused`] (for FMA-enabled kernels, see there).
+#[inline(always)]
+pub fn sigmoid_fused(z: f32) -> f32 {
+    let e = exp_neg_fused(-z.abs());
+    let s = 1.0 / (1.0 + e);
+    if z >= 0.0 {
+        s
+    } else {
+        e * s
+    }
 }
 
 /// ln(y) for y ∈ [1, 2]: 2·atanh(t), t = (y − 1)/(y + 1) ∈ [0, 1/3], odd series to t¹³.
@@ -84,6 +120,8 @@ mod tests {
             let e = exp_neg(x as f32) as f64;
             let ex = x.exp();
             worst[0] = worst[0].max(((e - ex) / ex).abs());
+            let e = exp_neg_fused(x as f32) as f64;
+            worst[0] = worst[0].max(((e - ex) / ex).abs());
             let e = exp(-x as f32) as f64;
             let ex = (-x).exp();
             worst[0] = worst[0].max(((e - ex) / ex).abs());
@@ -94,6 +132,7 @@ mod tests {
             worst[2] = worst[2].max((softplus(z as f32) as f64 - sp).abs() / z.abs().max(1.0));
             let sg = 1.0 / (1.0 + (-z).exp());
             worst[3] = worst[3].max((sigmoid(z as f32) as f64 - sg).abs());
+            worst[3] = worst[3].max((sigmoid_fused(z as f32) as f64 - sg).abs());
         }
         assert!(worst[0] < 4e-7, "exp_neg rel err {}", worst[0]);
         assert!(worst[1] < 3e-7, "ln_1_2 abs err {}", worst[1]);

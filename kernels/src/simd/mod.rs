@@ -471,17 +471,29 @@ pub(crate) fn softplus_sum_body(a: &[f32]) -> f32 {
 /// `kind` selects: Swish z = a·σ(βa), and its derivative parts.
 #[inline]
 pub fn swish_forward(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
+    swish_forward_with(isa(), a, beta, z, sig).expect("scalar always available")
+}
+
+/// [`swish_forward`] with an explicit ISA; `None` if this CPU lacks it. Every ISA gives the same
+/// bits (the exponential's multiply-adds are fused, exactly rounded everywhere).
+pub fn swish_forward_with(isa: Isa, a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) -> Option<()> {
     assert!(a.len() == z.len() && a.len() == sig.len());
-    match isa() {
+    match isa {
+        Isa::Scalar => swish_forward_body(a, beta, z, sig),
+        #[cfg(target_arch = "x86_64")]
+        _ if isa > detected() => return None,
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => x86::swish_forward_avx512(a, beta, z, sig),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => x86::swish_forward_avx2(a, beta, z, sig),
-        _ => swish_forward_body(a, beta, z, sig),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => return None,
     }
+    Some(())
 }
 
-/// Portable body of [`swish_forward`]: σₖ = σ(β·aₖ), zₖ = aₖ·σₖ.
+/// Portable body of [`swish_forward`]: σₖ = σ(β·aₖ), zₖ = aₖ·σₖ (σ from [`math::sigmoid_fused`]:
+/// this body runs inside FMA-enabled clones, where it is ≈ 40% faster than the unfused σ).
 #[inline(always)]
 pub(crate) fn swish_forward_body(a: &[f32], beta: f32, z: &mut [f32], sig: &mut [f32]) {
     // Fixed 16-wide chunks: no bounds checks in the loop, so it vectorizes.
@@ -490,13 +502,13 @@ pub(crate) fn swish_forward_body(a: &[f32], beta: f32, z: &mut [f32], sig: &mut 
     let mut sc = sig.chunks_exact_mut(16);
     for ((ar, zr), sr) in (&mut ac).zip(&mut zc).zip(&mut sc) {
         for k in 0..16 {
-            let s = math::sigmoid(beta * ar[k]);
+            let s = math::sigmoid_fused(beta * ar[k]);
             sr[k] = s;
             zr[k] = ar[k] * s;
         }
     }
     for ((&ak, zk), sk) in ac.remainder().iter().zip(zc.into_remainder()).zip(sc.into_remainder()) {
-        let s = math::sigmoid(beta * ak);
+        let s = math::sigmoid_fused(beta * ak);
         *sk = s;
         *zk = ak * s;
     }
