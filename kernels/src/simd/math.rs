@@ -66,13 +66,7 @@ pub fn exp_neg_fused(x: f32) -> f32 {
 /// [`sigmoid`] from [`exp_neg_fused`] (for FMA-enabled kernels, see there).
 #[inline(always)]
 pub fn sigmoid_fused(z: f32) -> f32 {
-    let e = exp_neg_fused(-z.abs());
-    let s = 1.0 / (1.0 + e);
-    if z >= 0.0 {
-        s
-    } else {
-        e * s
-    }
+    sigmoid_from(z, exp_neg_fused(-z.abs()))
 }
 
 /// ln(y) for y ∈ [1, 2]: 2·atanh(t), t = (y − 1)/(y + 1) ∈ [0, 1/3], odd series to t¹³.
@@ -99,7 +93,12 @@ pub fn softplus(z: f32) -> f32 {
 /// Logistic σ(z) = 1/(1 + e^{−z}), computed from e^{−|z|} without overflow.
 #[inline(always)]
 pub fn sigmoid(z: f32) -> f32 {
-    let e = exp_neg(-z.abs());
+    sigmoid_from(z, exp_neg(-z.abs()))
+}
+
+/// σ(z) given e = e^{−|z|}: 1/(1 + e) for z ≥ 0, e/(1 + e) below.
+#[inline(always)]
+fn sigmoid_from(z: f32, e: f32) -> f32 {
     let s = 1.0 / (1.0 + e);
     if z >= 0.0 {
         s
