@@ -24,27 +24,33 @@ pub fn softmax_into(logits: &[f32], q: &mut [f64]) {
 
 /// s i.i.d. draws from q (inverse CDF on the running sum `cdf`, rebuilt here).
 pub fn draw_iid(q: &[f64], s: usize, rng: &mut Stream, cdf: &mut Vec<f64>, out: &mut Vec<u32>) {
-    let us: Vec<f64> = (0..s).map(|_| rng.uniform()).collect();
-    let start = out.len();
-    out.resize(start + s, 0);
-    draw_iid_with(q, &us, cdf, &mut out[start..]);
+    let total = running_sum(q, cdf);
+    out.extend((0..s).map(|_| invert(cdf, rng.uniform() * total)));
 }
 
 /// [`draw_iid`] with its uniforms given (`us`, one per draw, in drawing order): no randomness
 /// inside, so many rows can draw in parallel from uniforms taken from one stream in row order.
 pub fn draw_iid_with(q: &[f64], us: &[f64], cdf: &mut Vec<f64>, out: &mut [u32]) {
+    let total = running_sum(q, cdf);
+    for (o, &u) in out.iter_mut().zip(us) {
+        *o = invert(cdf, u * total);
+    }
+}
+
+/// cdf ← running sums of q in index order; returns the total.
+fn running_sum(q: &[f64], cdf: &mut Vec<f64>) -> f64 {
     cdf.clear();
     let mut acc = 0.0;
     for &p in q {
         acc += p;
         cdf.push(acc);
     }
-    let total = acc;
-    for (o, &u) in out.iter_mut().zip(us) {
-        let u = u * total;
-        let i = cdf.partition_point(|&c| c <= u).min(q.len() - 1);
-        *o = i as u32;
-    }
+    acc
+}
+
+/// The first index whose running sum exceeds v (clamped to the last).
+fn invert(cdf: &[f64], v: f64) -> u32 {
+    cdf.partition_point(|&c| c <= v).min(cdf.len() - 1) as u32
 }
 
 /// s i.i.d. uniform draws from 0..d.
@@ -63,18 +69,12 @@ pub fn draw_distinct(q: &[f64], s: usize, rng: &mut Stream, cdf: &mut Vec<f64>, 
     if s == 0 {
         return;
     }
-    cdf.clear();
-    let mut acc = 0.0;
-    for &p in q {
-        acc += p;
-        cdf.push(acc);
-    }
+    let acc = running_sum(q, cdf);
     let positive = q.iter().filter(|&&p| p > 0.0).count();
     let mut tries = 0;
     while out.len() - start < s && tries < 32 * s && positive >= s {
         tries += 1;
-        let u = rng.uniform() * acc;
-        let i = cdf.partition_point(|&c| c <= u).min(d - 1) as u32;
+        let i = invert(cdf, rng.uniform() * acc);
         if q[i as usize] > 0.0 && !out[start..].contains(&i) {
             out.push(i);
         }
