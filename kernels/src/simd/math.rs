@@ -40,7 +40,7 @@ pub fn exp(x: f32) -> f32 {
 }
 
 /// [`exp_neg`] with fused multiply-adds (one rounding per Horner step). Inside the FMA-enabled
-/// kernel clones it is ≈ 40% faster (the Swish forward: 1.75 → 2.43 Gelem/s, `cargo bench -p
+/// kernel clones it is ≈ 35–40% faster (the Swish forward: 1.75 → 2.34–2.43 Gelem/s, `cargo bench -p
 /// rmbench-benches --bench elementwise -- swish_forward`, Xeon); in code compiled without FMA
 /// each `mul_add` is a libm call, so general code keeps [`exp_neg`]. FMA rounds exactly on every
 /// ISA, so the scalar fallback gives the same bits.
