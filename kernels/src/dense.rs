@@ -63,6 +63,15 @@ fn gemm_blocks(c: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, alpha
 
 /// C (m × n, row-major) ← α·A·B, or C += α·A·B when `accumulate`.
 pub fn gemm(c: &mut [f32], m: usize, n: usize, a: Operand<'_>, b: Operand<'_>, alpha: f32, accumulate: bool) {
+    gemm_on(c, m, n, a, b, alpha, accumulate, true)
+}
+
+/// [`gemm`] on the calling thread only (for callers that already split rows across threads).
+pub fn gemm_seq(c: &mut [f32], m: usize, n: usize, a: Operand<'_>, b: Operand<'_>, alpha: f32, accumulate: bool) {
+    gemm_on(c, m, n, a, b, alpha, accumulate, false)
+}
+
+fn gemm_on(c: &mut [f32], m: usize, n: usize, a: Operand<'_>, b: Operand<'_>, alpha: f32, accumulate: bool, par: bool) {
     let av = a.view();
     let bv = b.view();
     assert_eq!(av.nrows(), m, "gemm: lhs rows");
@@ -74,7 +83,7 @@ pub fn gemm(c: &mut [f32], m: usize, n: usize, a: Operand<'_>, b: Operand<'_>, a
     let k = av.ncols();
     let cv = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
     let accum = if accumulate { Accum::Add } else { Accum::Replace };
-    let depth = if parallel_worth_it(2 * m * n * k) {
+    let depth = if par && parallel_worth_it(2 * m * n * k) {
         rayon::current_num_threads().next_power_of_two().trailing_zeros()
     } else {
         0

@@ -186,111 +186,6 @@ impl Mlp {
         simd::add_scaled_into(out, base, t, wi);
     }
 
-    /// Runs m rows from first-layer pre-activations `a1` (m × H) to energies. Each layer is one
-    /// GEMM aₖ₊₁ = zₖ·Wₖᵀ and one pass over 64-row blocks that adds the bias bₖ in place, applies
-    /// Swish and, after the last layer, takes E = b_L + z_L·W_L while the rows are in L1.
-    fn forward(&self, a1: Buf, m: usize) -> (Tape, Vec<f32>) {
-        let h = self.h;
-        let beta = self.beta();
-        let mut tape = Tape { m, a: Vec::with_capacity(self.layers), sig: Vec::new(), z: Vec::new() };
-        let mut e = vec![0f32; m];
-        let mut a = a1;
-        for k in 1..=self.layers {
-            let mut z = self.pool.take(m * h);
-            let mut sg = self.pool.take(m * h);
-            let bias = (k >= 2).then(|| self.b(k - 1));
-            let out = (k == self.layers).then(|| (self.w(k), self.b(k)[0]));
-            swish_rows(&mut a, &mut z, &mut sg, &mut e, h, beta, bias, out);
-            tape.a.push(a);
-            tape.sig.push(sg);
-            if k < self.layers {
-                let mut next = self.pool.take(m * h);
-                gemm(&mut next, m, h, Operand::new(&z, m, h), Operand::t(self.w(k), h, h), 1.0, false);
-                a = next;
-            } else {
-                a = Buf::default();
-            }
-            tape.z.push(z);
-        }
-        (tape, e)
-    }
-
-    /// Returns a tape's buffers to the pool.
-    fn recycle(&self, tape: Tape) {
-        for v in tape.a.into_iter().chain(tape.sig).chain(tape.z) {
-            self.pool.give(v);
-        }
-    }
-
-    /// Backward of Σ_r w_r·E(row r) through the output and hidden layers: accumulates the gradients
-    /// of layers 1..=L and β into `grad`, adds Σ_r δ₁ into the b₀ gradient, and returns
-    /// δ₁ = ∂/∂a₁ (m × H) for the caller's first-layer (or input) gradient. With `grad = None`
-    /// only δ₁ is computed (input gradients need no parameter gradients).
-    ///
-    /// Per layer one pass over 64-row blocks forms δₖ = dzₖ ⊙ swish'(aₖ) (dz_L = w_r·W_L made
-    /// row by row), and the block's partial sums of Σ δₖ (bias gradient), of Σ_r w_r·z_L[r]
-    /// (output weights) and of the β gradient; the partials are added in block order, so the
-    /// result does not depend on the thread count. Then ∂Wₖ₋₁ = δₖᵀ·zₖ₋₁ and dzₖ₋₁ = δₖ·Wₖ₋₁.
-    fn backward(&self, tape: &Tape, w: &[f32], mut grad: Option<&mut [f32]>) -> Buf {
-        let (m, h, l) = (tape.m, self.h, self.layers);
-        let beta = self.beta();
-        let sums = grad.is_some();
-        let mut dz = self.pool.take(m * h);
-        let mut delta = self.pool.take(m * h);
-        let mut dbeta = 0f32;
-        for k in (1..=l).rev() {
-            let top = k == l;
-            let parts = swish_back_rows(
-                &tape.a[k - 1],
-                &tape.sig[k - 1],
-                beta,
-                if top { None } else { Some(&dz) },
-                top.then(|| (w, self.w(l), &tape.z[l - 1][..])),
-                &mut delta,
-                h,
-                sums,
-            );
-            for p in &parts {
-                dbeta += p.dbeta;
-            }
-            if let Some(grad) = grad.as_deref_mut() {
-                let bt = self.t(2 * (k - 1) + 1).clone();
-                for p in &parts {
-                    simd::axpy(&mut grad[bt.range()], 1.0, &p.bias);
-                }
-                if top {
-                    let (wl_t, bl_t) = (self.t(2 * l).clone(), self.t(2 * l + 1).clone());
-                    for p in &parts {
-                        simd::axpy(&mut grad[wl_t.range()], 1.0, &p.out_w);
-                    }
-                    grad[bl_t.offset] += w.iter().sum::<f32>();
-                }
-            }
-            if k >= 2 {
-                // Layer k−1 maps z_{k−1} → a_k: ∂W = δ_kᵀ z_{k−1}, dz_{k−1} = δ_k W.
-                if let Some(grad) = grad.as_deref_mut() {
-                    let wt = self.t(2 * (k - 1)).clone();
-                    gemm(
-                        &mut grad[wt.range()],
-                        h,
-                        h,
-                        Operand::t(&delta, m, h),
-                        Operand::new(&tape.z[k - 2], m, h),
-                        1.0,
-                        true,
-                    );
-                }
-                gemm(&mut dz, m, h, Operand::new(&delta, m, h), Operand::new(self.w(k - 1), h, h), 1.0, false);
-            }
-        }
-        if let Some(grad) = grad {
-            let nb = grad.len() - 1;
-            grad[nb] += dbeta;
-        }
-        self.pool.give(dz);
-        delta
-    }
-
     /// Row ranges of base samples so that each chunk has at most `chunk_rows` rows when every base
     /// row brings `per_row` rows.
     fn chunks(&self, n: usize, per_row: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
@@ -298,12 +193,12 @@ impl Mlp {
         (0..n).step_by(step).map(move |lo| lo..(lo + step).min(n))
     }
 
-    /// Pre-activations of base rows `rows` and their flips: per base row, the base then its s flips.
-    fn flip_rows(&self, x: &BitBatch, rows: std::ops::Range<usize>, idx: &[u32], s: usize, with_base: bool) -> Buf {
+    /// Pre-activations of base rows `rows` and their flips in the tape layout of `fs`: per base
+    /// row, the base row, then its distinct flips.
+    fn flip_rows(&self, x: &BitBatch, rows: std::ops::Range<usize>, fs: &FlipSet) -> Buf {
         let h = self.h;
-        let per = s + with_base as usize;
-        let mut a = self.pool.take(rows.len() * per * h);
-        if s == 0 && with_base {
+        let mut a = self.pool.take(fs.tape_rows() * h);
+        if fs.tape_rows() == fs.rows() {
             self.first_layer_rows(x, rows, &mut a);
             return a;
         }
@@ -311,15 +206,18 @@ impl Mlp {
         // gradient's cache of the same batch, then each flip from its base row.
         let mut base_a = self.pool.take(rows.len() * h);
         self.base_a1(x, rows.clone(), &mut base_a);
-        a.par_chunks_mut(per * h).zip(base_a.par_chunks(h)).zip(rows.clone()).for_each(|((out, base), r)| {
-            let row = x.row(r);
-            let mut o = 0;
-            if with_base {
-                out[..h].copy_from_slice(base);
-                o = h;
-            }
-            for j in 0..s {
-                self.flip_into(base, row, idx[r * s + j] as usize, &mut out[o + j * h..o + (j + 1) * h]);
+        let mut blocks = Vec::with_capacity(rows.len());
+        let mut rest = &mut a[..];
+        for k in 0..rows.len() {
+            let (block, tail) = std::mem::take(&mut rest).split_at_mut((1 + fs.of(k).len()) * h);
+            blocks.push(block);
+            rest = tail;
+        }
+        blocks.into_par_iter().zip(base_a.par_chunks(h)).enumerate().for_each(|(k, (out, base))| {
+            let row = x.row(rows.start + k);
+            out[..h].copy_from_slice(base);
+            for (j, &i) in fs.of(k).iter().enumerate() {
+                self.flip_into(base, row, i as usize, &mut out[(1 + j) * h..(2 + j) * h]);
             }
         });
         self.pool.give(base_a);
@@ -339,16 +237,11 @@ impl Mlp {
                 self.recycle(sp.flips);
                 continue;
             }
-            let a = self.flip_rows(x, rows.clone(), idx, s, true);
-            let m = rows.len() * (s + 1);
-            let (tape, e) = self.forward(a, m);
+            let fs = FlipSet::distinct(&idx[rows.start * s..rows.end * s], rows.len(), s, self.d);
+            let a = self.flip_rows(x, rows.clone(), &fs);
+            let (tape, e) = self.forward(a, fs.tape_rows());
             self.recycle(tape);
-            for (k, r) in rows.enumerate() {
-                let e0 = e[k * (s + 1)];
-                for j in 0..s {
-                    out[r * s + j] = e[k * (s + 1) + 1 + j] - e0;
-                }
-            }
+            fs.deltas(&e, &mut out[rows.start * s..rows.end * s]);
         }
     }
 }
@@ -397,7 +290,7 @@ impl EnergyModel for Mlp {
     /// Gather-add first layer, GEMM dense layers, chunked: O(n·(popcount·H + L·H²)).
     fn energy(&self, x: &BitBatch, out: &mut [f32]) {
         for rows in self.chunks(x.n(), 1) {
-            let a = self.flip_rows(x, rows.clone(), &[], 0, true);
+            let a = self.flip_rows(x, rows.clone(), &FlipSet::none(rows.len()));
             let (tape, e) = self.forward(a, rows.len());
             self.recycle(tape);
             out[rows].copy_from_slice(&e);
@@ -429,7 +322,7 @@ impl EnergyModel for Mlp {
         }
         for rows in self.chunks(x.n(), 1) {
             let m = rows.len();
-            let a = self.flip_rows(x, rows.clone(), &[], 0, true);
+            let a = self.flip_rows(x, rows.clone(), &FlipSet::none(rows.len()));
             let (tape, e) = self.forward(a, m);
             if m == x.n() {
                 self.remember_a1(x, &tape.a[0]);
@@ -468,9 +361,11 @@ impl EnergyModel for Mlp {
                 self.grad_split(x, rows, idx, sp, &w_base[lo..hi], &w_flip[lo * s..hi * s], grad);
                 continue;
             }
-            let a = self.flip_rows(x, rows.clone(), idx, s, true);
-            let (tape, _) = self.forward(a, rows.len() * (s + 1));
-            self.backward_chunk(x, rows, idx, s, tape, w_base, w_flip, grad);
+            let (lo, hi) = (rows.start, rows.end);
+            let fs = FlipSet::distinct(&idx[lo * s..hi * s], rows.len(), s, self.d);
+            let a = self.flip_rows(x, rows.clone(), &fs);
+            let (tape, _) = self.forward(a, fs.tape_rows());
+            self.backward_chunk(x, rows, &fs, tape, &w_base[lo..hi], &w_flip[lo * s..hi * s], grad);
         }
     }
 
@@ -496,57 +391,49 @@ impl EnergyModel for Mlp {
                 self.grad_split(x, rows, idx, sp, &wb[lo..hi], &wf[lo * s..hi * s], grad);
                 continue;
             }
-            let a = self.flip_rows(x, rows.clone(), idx, s, true);
-            let (tape, e) = self.forward(a, rows.len() * (s + 1));
+            let fs = FlipSet::distinct(&idx[lo * s..hi * s], rows.len(), s, self.d);
+            let a = self.flip_rows(x, rows.clone(), &fs);
+            let (tape, e) = self.forward(a, fs.tape_rows());
             let mut delta = vec![0f32; rows.len() * s];
-            for k in 0..rows.len() {
-                let e0 = e[k * (s + 1)];
-                for j in 0..s {
-                    delta[k * s + j] = e[k * (s + 1) + 1 + j] - e0;
-                }
-            }
+            fs.deltas(&e, &mut delta);
             if !weights(rows.clone(), &delta, &mut wb[lo..hi], &mut wf[lo * s..hi * s]) {
                 self.recycle(tape);
                 return false;
             }
-            self.backward_chunk(x, rows, idx, s, tape, &wb, &wf, grad);
+            self.backward_chunk(x, rows, &fs, tape, &wb[lo..hi], &wf[lo * s..hi * s], grad);
         }
         true
     }
 }
 
 impl Mlp {
-    /// Backward of one chunk's tape (rows × (1 + s) rows, base first) with the given weights, then
-    /// the folded first-layer gradient.
+    /// Backward of one chunk's tape (layout of `fs`) with the chunk's base and per-draw weights,
+    /// then the folded first-layer gradient.
     fn backward_chunk(
         &self,
         x: &BitBatch,
         rows: std::ops::Range<usize>,
-        idx: &[u32],
-        s: usize,
+        fs: &FlipSet,
         tape: Tape,
         w_base: &[f32],
         w_flip: &[f32],
         grad: &mut [f32],
     ) {
-        let per = s + 1;
-        let mut w = Vec::with_capacity(rows.len() * per);
-        for r in rows.clone() {
-            w.push(w_base[r]);
-            w.extend_from_slice(&w_flip[r * s..(r + 1) * s]);
-        }
+        let w = fs.tape_weights(w_base, w_flip);
         let delta = self.backward(&tape, &w, Some(&mut *grad));
         self.recycle(tape);
-        self.fold_first_layer(x, rows, idx, s, delta, grad);
+        self.fold_first_layer(x, rows, fs, delta, grad);
     }
 }
 
 mod first_layer;
+mod flips;
 mod layer_pass;
 mod mixed;
+mod passes;
 pub(crate) mod pool;
 
-use layer_pass::{swish_back_rows, swish_rows};
+use flips::FlipSet;
 use pool::{Buf, PackPool, Pool};
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! The MLP's binary input layer: blocked gather-add forward and the folded first-layer gradient.
 
-use super::{Buf, Mlp};
+use super::{Buf, FlipSet, Mlp};
 use crate::bits::{bit, BitBatch};
 use crate::simd;
 use rayon::prelude::*;
@@ -79,28 +79,31 @@ impl Mlp {
         });
     }
 
-    /// First-layer gradient from the weighted δ₁ of a chunk (rows × (1 + s), base first).
+    /// First-layer gradient from the weighted δ₁ of a chunk (tape layout of `fs`).
     pub(super) fn fold_first_layer(
         &self,
         x: &BitBatch,
         rows: std::ops::Range<usize>,
-        idx: &[u32],
-        s: usize,
+        fs: &FlipSet,
         delta: Buf,
         grad: &mut [f32],
     ) {
-        let (h, per) = (self.h, s + 1);
-        self.fold_rows(x, rows, idx, s, &|k, j| &delta[(k * per + j) * h..(k * per + j + 1) * h], grad);
+        let h = self.h;
+        let at = |k: usize, j: usize| -> &[f32] {
+            let t = fs.base_row(k) + j;
+            &delta[t * h..(t + 1) * h]
+        };
+        self.fold_rows(x, rows, fs, &at, grad);
         self.pool.give(delta);
     }
 
-    /// ∂W₀ᵀ from weighted δ₁ rows: `at(k, 0)` is base row k of the chunk, `at(k, 1 + j)` its flip j.
+    /// ∂W₀ᵀ from weighted δ₁ rows: `at(k, 0)` is base row k of the chunk, `at(k, 1 + j)` its
+    /// flip j (of `fs.of(k)`).
     pub(super) fn fold_rows<'a>(
         &self,
         x: &BitBatch,
         rows: std::ops::Range<usize>,
-        idx: &[u32],
-        s: usize,
+        fs: &FlipSet,
         at: &(dyn Fn(usize, usize) -> &'a [f32] + Sync),
         grad: &mut [f32],
     ) {
@@ -115,7 +118,7 @@ impl Mlp {
         let mut dsums = self.pool.take(m * h);
         dsums.par_chunks_mut(h).enumerate().for_each(|(k, dsum)| {
             dsum.copy_from_slice(at(k, 0));
-            for j in 0..s {
+            for j in 0..fs.of(k).len() {
                 simd::axpy(dsum, 1.0, at(k, 1 + j));
             }
         });
@@ -131,8 +134,8 @@ impl Mlp {
             let (j0, j1) = (t * bits_per_task, (t * bits_per_task + gpart.len() / h).min(d));
             // Flip terms tᵢ·δ₁(flip) for flipped bits in this range, rows in order …
             for (k, r) in rows.clone().enumerate() {
-                for j in 0..s {
-                    let i = idx[r * s + j] as usize;
+                for (j, &i) in fs.of(k).iter().enumerate() {
+                    let i = i as usize;
                     if (j0..j1).contains(&i) {
                         let tt = 1.0 - 2.0 * bit(x.row(r), i) as f32;
                         simd::axpy(&mut gpart[(i - j0) * h..(i - j0 + 1) * h], tt, at(k, 1 + j));

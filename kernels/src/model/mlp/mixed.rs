@@ -18,7 +18,7 @@
 //! of the weighted δ̂ differences with the flipped rows' activations. All dense products of the
 //! flipped rows run at bf16 throughput.
 
-use super::{Buf, Mlp, Tape};
+use super::{Buf, FlipSet, Mlp, Tape};
 use crate::bf16;
 use crate::bits::BitBatch;
 use crate::dense::{gemm, Operand};
@@ -124,7 +124,7 @@ impl Mlp {
     pub(super) fn base_pass(&self, x: &BitBatch, rows: std::ops::Range<usize>) -> Base {
         let (h, l, beta) = (self.h, self.layers, self.beta());
         let m = rows.len();
-        let a = self.flip_rows(x, rows, &[], 0, true);
+        let a = self.flip_rows(x, rows.clone(), &FlipSet::none(rows.len()));
         let (tape, energy) = self.forward(a, m);
         let wl = self.w(l);
         let mut top = self.pool.take(m * h);
@@ -443,7 +443,8 @@ impl Mlp {
                 &dl.flips[f * h..(f + 1) * h]
             }
         };
-        self.fold_rows(x, rows, idx, s, &at, grad);
+        let fs = FlipSet::each(&idx[rows.start * s..rows.end * s], rows.len(), s);
+        self.fold_rows(x, rows, &fs, &at, grad);
         self.pool.give(dl.base);
         self.pool.give(dl.flips);
     }
