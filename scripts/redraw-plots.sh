@@ -15,6 +15,7 @@ for dir in results/default results/estimator-quality results/reference-shapes re
   echo "redrew $dir"
 done
 for dir in results/reference results/reference-amx results/reference-amx/session-7-f32 results/reference-amx/session-7-bf16 \
+  results/reference-amx/session-8-f32 results/reference-amx/session-8-bf16 \
   results/reference-zen5 results/reference-zen5/session-start; do
   [ -f "$dir/compare.csv" ] || continue
   dest=${out:+$out/${dir#results/}}

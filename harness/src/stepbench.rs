@@ -76,7 +76,9 @@ pub fn random_batch(n: usize, d: usize, seed: u64) -> BitBatch {
 /// 2H² per hidden→hidden layer and 2H for the output per row; a backward with parameter gradients
 /// costs 2× forward, so the fused ΔE-then-gradient pass over n·(s+1) rows costs 3× forward; the
 /// proposal's input gradient is one forward, one backward without parameter gradients (1×) and
-/// 2·H·d per row for δ₁·W₀. First-layer gather-adds and elementwise work are not counted.
+/// 2·H·d per row for δ₁·W₀. First-layer gather-adds and elementwise work are not counted. The
+/// count is of all s draws: where the MLP merges a bit drawn twice into one flipped row
+/// (`ggis-basic`, `rm-uniform`), fewer FLOPs run and the rate is an effective one.
 pub fn mlp_step_flops(shape: &ModelShape, n: usize, cfg: &ObjectiveConfig) -> Option<f64> {
     if shape.kind != ModelKindName::Mlp {
         return None;
