@@ -64,13 +64,7 @@ impl Mlp {
         bufs.extend(tape.z.iter_mut().map(|b| &mut b[..]));
         bufs.extend(tape.sig.iter_mut().map(|b| &mut b[..]));
         let split = split_parts(bufs, &parts, h);
-        let mut es: Vec<&mut [f32]> = Vec::new();
-        let mut rest = &mut e[..];
-        for r in &parts {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(r.len());
-            es.push(head);
-            rest = tail;
-        }
+        let es: Vec<&mut [f32]> = split_parts(vec![&mut e[..]], &parts, 1).into_iter().flatten().collect();
         let run = |(mut a, e): (Vec<&mut [f32]>, &mut [f32])| {
             let mp = e.len();
             let mut sig = a.split_off(2 * l);
