@@ -15,9 +15,25 @@ pub struct AlignedVec {
 }
 
 impl AlignedVec {
-    /// `len` zeros.
+    /// `len` zeros, from zeroed memory (for a large buffer, fresh pages the kernel maps as they
+    /// are first touched: no fill pass, and a tail that is never written never becomes resident).
     pub fn zeros(len: usize) -> Self {
-        AlignedVec { lines: vec![Line::default(); len.div_ceil(16)], len }
+        let n = len.div_ceil(16);
+        if n == 0 {
+            return AlignedVec { lines: Vec::new(), len };
+        }
+        let layout = std::alloc::Layout::array::<Line>(n).expect("AlignedVec: size overflows");
+        // SAFETY: layout has non-zero size (n ≥ 1, Line is 64 bytes); all-zero bits are a valid
+        // Line; the allocation is made with Vec<Line>'s own layout for capacity n, so the Vec
+        // owns and frees it correctly.
+        let lines = unsafe {
+            let p = std::alloc::alloc_zeroed(layout).cast::<Line>();
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Vec::from_raw_parts(p, n, n)
+        };
+        AlignedVec { lines, len }
     }
 }
 
