@@ -116,14 +116,54 @@ fn dense_enough(x: &BitBatch, r0: usize, nr: usize, words: std::ops::Range<usize
     10 * ones as usize >= 3 * nr * bits
 }
 
+/// out[k, :] += Σ_{set j} T[j, :] over the bits in `words` of rows r0 + k, k < nr (out: TILE_ROWS
+/// × width; row j of T at `table[j·stride..]`, j counted from the first bit of `words`): one
+/// 8-row tile when [`dense_enough`], on T itself if its rows are contiguous (stride = width), else
+/// on a contiguous copy made once into `packed` (left empty by the caller for each new T); a
+/// gather per row otherwise. Ascending j either way, so the same bits. `xf`: ≥ 8 floats per bit.
+fn add_set_rows(
+    x: &BitBatch,
+    (r0, nr): (usize, usize),
+    words: std::ops::Range<usize>,
+    (table, stride, width): (&[f32], usize, usize),
+    xf: &mut [f32],
+    packed: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    if !dense_enough(x, r0, nr, words.clone()) {
+        for (k, o) in out.chunks_mut(width).take(nr).enumerate() {
+            simd::gather_add_strided(&x.row(r0 + k)[words.clone()], table, stride, width, o);
+        }
+        return;
+    }
+    let bits = (64 * words.end).min(x.d()) - 64 * words.start;
+    let t = if stride == width {
+        &table[..bits * width]
+    } else {
+        if packed.is_empty() {
+            for i in 0..bits {
+                packed.extend_from_slice(&table[i * stride..i * stride + width]);
+            }
+        }
+        &packed[..]
+    };
+    let xf = &mut xf[..bits * TILE_ROWS];
+    xf.fill(0.0);
+    for k in 0..nr {
+        for_each_one(&x.row(r0 + k)[words.clone()], |i| xf[i * TILE_ROWS + k] = 1.0);
+    }
+    simd::gather_add_tile(out, xf, t, width);
+}
+
 impl Quadratic {
     /// Local fields F[r, :] = J·s_r = 2·Σ_{set j} J[j, :] − rowsum, handed tile by tile of
     /// [`TILE_ROWS`] rows to `finish(out, r0, F[r0..r0 + nr, :])`, one item of `outs` per tile, in
-    /// one parallel pass. Eight rows share each row of J ([`simd::gather_add_tile_strided`]: a
+    /// one parallel pass. Eight dense rows share each row of J ([`simd::gather_add_tile`]: a
     /// multiply-add by x ∈ {0, 1}, exact and in ascending j like the per-row gather), so J is read
-    /// once per 8 rows instead of once per row, at the FMA rate; a tile of fewer than 4 rows uses
-    /// the per-row gather. Below [`TILE_FROM_D`] J stays in each core's L2; from it, see
-    /// [`Quadratic::fields_blocked`]. O(n·d²) multiply-adds, n·d²/8 loads of J.
+    /// once per 8 rows instead of once per row, at the FMA rate; sparse rows, and tiles of fewer
+    /// than 4 rows, gather per row ([`add_set_rows`]). Below [`TILE_FROM_D`] J stays in each
+    /// core's L2; from it, see [`Quadratic::fields_blocked`]. Dense: O(n·d²) multiply-adds, n·d²/8
+    /// loads of J.
     fn tile_fields<T: Send>(
         &self,
         x: &BitBatch,
@@ -141,23 +181,12 @@ impl Quadratic {
                 finish(o, r0, &f[r0 * d..(r0 + TILE_ROWS).min(n) * d])
             });
         }
-        let j = self.j();
         outs.enumerate().for_each_init(
             || (vec![0f32; TILE_ROWS * d], vec![0f32; TILE_ROWS * d]),
             |(xf, f), (t, o)| {
                 let (r0, nr) = (t * TILE_ROWS, TILE_ROWS.min(n - t * TILE_ROWS));
                 f.fill(0.0);
-                if !dense_enough(x, r0, nr, 0..x.stride()) {
-                    for (k, fr) in f.chunks_mut(d).take(nr).enumerate() {
-                        simd::gather_add(x.row(r0 + k), j, d, fr);
-                    }
-                } else {
-                    xf.fill(0.0);
-                    for k in 0..nr {
-                        for_each_one(x.row(r0 + k), |i| xf[i * TILE_ROWS + k] = 1.0);
-                    }
-                    simd::gather_add_tile(f, xf, j, d);
-                }
+                add_set_rows(x, (r0, nr), 0..x.stride(), (self.j(), d, d), xf, &mut Vec::new(), f);
                 for fr in f.chunks_mut(d).take(nr) {
                     fr.iter_mut().zip(&self.rowsum).for_each(|(v, r)| *v = 2.0 * *v - r);
                 }
@@ -193,23 +222,8 @@ impl Quadratic {
                     let table = &j[j0 * d + c0..];
                     packed.clear();
                     for (t, bt) in ts.clone().zip(buf.chunks_mut(TILE_ROWS * cw)) {
-                        let (r0, nr) = (t * TILE_ROWS, TILE_ROWS.min(n - t * TILE_ROWS));
-                        if !dense_enough(x, r0, nr, words.clone()) {
-                            for (k, br) in bt.chunks_mut(cw).take(nr).enumerate() {
-                                simd::gather_add_strided(&x.row(r0 + k)[words.clone()], table, d, cw, br);
-                            }
-                            continue;
-                        }
-                        if packed.is_empty() {
-                            for i in 0..jw {
-                                packed.extend_from_slice(&table[i * d..i * d + cw]);
-                            }
-                        }
-                        xf.fill(0.0);
-                        for k in 0..nr {
-                            for_each_one(&x.row(r0 + k)[words.clone()], |i| xf[i * TILE_ROWS + k] = 1.0);
-                        }
-                        simd::gather_add_tile(bt, &xf[..jw * TILE_ROWS], &packed, cw);
+                        let rows = (t * TILE_ROWS, TILE_ROWS.min(n - t * TILE_ROWS));
+                        add_set_rows(x, rows, words.clone(), (table, d, cw), &mut xf, &mut packed, bt);
                     }
                 }
                 (cb, ts.start, buf)
