@@ -394,32 +394,29 @@ impl EnergyModel for Quadratic {
     }
 
     /// ∂E/∂J = −½ s sᵀ, ∂E/∂h = −s. For base row r with flips s'ⱼ = s − 2sᵢe_i (i = idx):
-    /// Σ wₖ s'ₖs'ₖᵀ = W·s sᵀ − 2Σⱼ wⱼ sᵢ(e_i sᵀ + s e_iᵀ) + 4Σⱼ wⱼ e_i e_iᵀ with W = w_base + Σⱼ wⱼ,
-    /// so the dense part is two rank-n GEMMs (faer): O(n·d² + n·s).
+    /// Σ wₖ s'ₖs'ₖᵀ = W·s sᵀ − 2Σⱼ wⱼ sᵢ(e_i sᵀ + s e_iᵀ) + 4Σⱼ wⱼ e_i e_iᵀ with W = w_base + Σⱼ wⱼ.
+    /// With u_r = Σⱼ wⱼ s_{iⱼ} e_{iⱼ} (sparse rows of U, n × d), gJ += (U − ½·diag(W)·S)ᵀS + SᵀU
+    /// − 2Σⱼ wⱼ e_i e_iᵀ: two accumulating GEMMs (faer) straight into gJ, no d × d scratch and no
+    /// transposed pass over it. O(n·d² + n·s).
     fn param_grad(&self, x: &BitBatch, w_base: &[f32], idx: &[u32], w_flip: &[f32], grad: &mut [f32]) {
         let (n, d) = (x.n(), self.d);
         if n == 0 || d == 0 {
             return;
         }
         let s = idx.len() / n;
-        // Spins (n × d) and W-scaled spins.
+        let (gj, gh) = grad.split_at_mut(d * d);
+        // Spins S, U, and A = U − ½·W_r·S (all n × d).
         let mut sp = vec![0f32; n * d];
-        let mut ws = vec![0f32; n * d];
+        let mut u = vec![0f32; n * d];
+        let mut a = vec![0f32; n * d];
         for r in 0..n {
             let row = x.row(r);
             let w = w_base[r] + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
             for i in 0..d {
-                sp[r * d + i] = spin(row, i);
-                ws[r * d + i] = w * sp[r * d + i];
+                let si = spin(row, i);
+                sp[r * d + i] = si;
+                gh[i] -= w * si;
             }
-        }
-        let (gj, gh) = grad.split_at_mut(d * d);
-        // gJ += −½ Σ_r W_r s_r s_rᵀ.
-        gemm(gj, d, d, Operand::t(&ws, n, d), Operand::new(&sp, n, d), -0.5, true);
-        // Flip terms: with u_r = Σⱼ wⱼ s_{iⱼ} e_{iⱼ} (sparse rows of U, n × d), Σ_r (u_r s_rᵀ + s_r u_rᵀ)
-        // = UᵀS + (UᵀS)ᵀ: one more GEMM instead of O(n·s·d) strided row and column updates.
-        let mut u = vec![0f32; n * d];
-        for r in 0..n {
             for j in 0..s {
                 let (i, w) = (idx[r * s + j] as usize, w_flip[r * s + j]);
                 let si = sp[r * d + i];
@@ -427,17 +424,12 @@ impl EnergyModel for Quadratic {
                 gj[i * d + i] -= 2.0 * w; // −½·4w on the diagonal
                 gh[i] += 2.0 * w * si; // −(−2 w sᵢ)
             }
-            for c in 0..d {
-                gh[c] -= ws[r * d + c];
+            for i in 0..d {
+                a[r * d + i] = u[r * d + i] - 0.5 * w * sp[r * d + i];
             }
         }
-        let mut m = vec![0f32; d * d];
-        gemm(&mut m, d, d, Operand::t(&u, n, d), Operand::new(&sp, n, d), 1.0, false);
-        for a in 0..d {
-            for b in 0..d {
-                gj[a * d + b] += m[a * d + b] + m[b * d + a];
-            }
-        }
+        gemm(gj, d, d, Operand::t(&a, n, d), Operand::new(&sp, n, d), 1.0, true);
+        gemm(gj, d, d, Operand::t(&sp, n, d), Operand::new(&u, n, d), 1.0, true);
     }
 }
 
