@@ -105,8 +105,8 @@ const BLOCK: usize = 256;
 
 /// Whether rows r0..r0 + nr over the given words are dense enough (≥ 30% ones, at least 4 rows)
 /// for an 8-row tile, which does a multiply-add per bit, to beat a gather per row, which adds per
-/// set bit (the tile reads J once, the gathers once per row): measured crossover 28–35% at
-/// d = 256–1024 on Zen 5. Only the AVX-512 tile shares J's rows; the other ISAs' tile is the
+/// set bit (the tile reads J once, the gathers once per row): measured crossover ≈ 27–32% at
+/// d = 256 and 1024 on Zen 5. Only the AVX-512 tile shares J's rows; the other ISAs' tile is the
 /// gather itself, so they always gather.
 fn dense_enough(x: &BitBatch, r0: usize, nr: usize, words: std::ops::Range<usize>) -> bool {
     if nr < 4 || simd::isa() != simd::Isa::Avx512 {
