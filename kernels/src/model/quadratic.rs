@@ -1,7 +1,8 @@
 //! Quadratic (Boltzmann machine / Ising) energy E(x) = −(½ sᵀJs + hᵀs), s = 2x − 1.
 //!
 //! J is symmetric with a zero diagonal (re-imposed by `params_changed`). Everything is built on
-//! the local field f = J·s = 2·Σ_{j: xⱼ=1} J[j,:] − rowsum(J), one gather-add over the set bits.
+//! the local field f = J·s = 2·Σ_{j: xⱼ=1} J[j,:] − rowsum(J): for whole rows a gather-add over
+//! the set bits, 8 dense rows at a time as one tile (`tile_fields`); at drawn bits a dot product.
 
 use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
 use crate::bits::{for_each_one, spin, BitBatch};
