@@ -286,7 +286,7 @@ impl EnergyModel for Quadratic {
         self.rowsum = (0..d).map(|a| j[a * d..(a + 1) * d].iter().sum()).collect();
     }
 
-    /// E = −(½ sᵀf + hᵀs) with f from [`Quadratic::tile_fields`]. O(n·d²/8) loads of J.
+    /// E = −(½ sᵀf + hᵀs) with f from `tile_fields`. O(n·d²/8) loads of J.
     fn energy(&self, x: &BitBatch, out: &mut [f32]) {
         let d = self.d;
         if d == 0 {
@@ -301,7 +301,7 @@ impl EnergyModel for Quadratic {
         });
     }
 
-    /// ΔEᵢ = 2·sᵢ·(fᵢ + hᵢ) with f = J·s from [`Quadratic::tile_fields`]. O(n·d²/8) loads of J.
+    /// ΔEᵢ = 2·sᵢ·(fᵢ + hᵢ) with f = J·s from `tile_fields`. O(n·d²/8) loads of J.
     fn delta_all(&self, x: &BitBatch, out: &mut [f32]) {
         let d = self.d;
         if d == 0 {
@@ -344,7 +344,7 @@ impl EnergyModel for Quadratic {
         );
     }
 
-    /// ∂E/∂xᵢ = 2·∂E/∂sᵢ = −2·(fᵢ + hᵢ), f from [`Quadratic::tile_fields`]. O(n·d²/8) loads of J.
+    /// ∂E/∂xᵢ = 2·∂E/∂sᵢ = −2·(fᵢ + hᵢ), f from `tile_fields`. O(n·d²/8) loads of J.
     fn input_grad(&self, x: &BitBatch, energy: &mut [f32], grad: &mut [f32]) {
         let d = self.d;
         if d == 0 {
