@@ -8,7 +8,9 @@
 # Usage: scripts/compare-reference.sh [--install] [OUT_DIR]   (default OUT_DIR: results/reference)
 # Env: DIMS="32 64 …", OBJECTIVES="rm ggis-basic ggis-advanced", THREADS=2, ROUNDS=3, STEPS=5,
 #      PRECISION=f32|bf16 (rmbench's --precision; bf16 needs AVX512-BF16 and uses AMX tiles where present),
-#      RMBENCH_VENV (default .venv-reference), TORCH_VERSION (default 2.15.0).
+#      RMBENCH_VENV (default .venv-reference), TORCH_VERSION (default 2.15.0),
+#      RMBENCH_BIN (an rmbench binary to time instead of building this checkout's; copy it out of
+#      target/ first so a rebuild during the run cannot change it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 install=0
@@ -29,7 +31,12 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "torch==${TORCH_VERSION:-2.15.0}"
 fi
-cargo build --release -q -p rmbench-harness
+bin=${RMBENCH_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release -q -p rmbench-harness
+  bin=$(mktemp -d)/rmbench
+  cp target/release/rmbench "$bin"
+fi
 mkdir -p "$out"
 raw="$out/raw.jsonl"
 : > "$raw"
@@ -37,7 +44,7 @@ for d in $dims; do
   for o in $objs; do
     s=$steps; [ "$o" = rm ] && [ "$d" -ge 1024 ] && s=2
     for r in $(seq "$rounds"); do
-      target/release/rmbench --threads "$threads" --precision "$precision" step-bench --model mlp --dim "$d" --objective "$o" \
+      "$bin" --threads "$threads" --precision "$precision" step-bench --model mlp --dim "$d" --objective "$o" \
         --batch 128 --samples 10 --steps "$s" --warmup 1 >> "$raw"
       "$venv/bin/python" scripts/reference/rmwggis_step.py --dim "$d" --objective "$o" --batch 128 \
         --samples 10 --threads "$threads" --steps "$s" --warmup 1 >> "$raw"

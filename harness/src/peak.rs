@@ -27,7 +27,8 @@ pub struct Peak {
     /// limit of in-cache gather kernels (quadratic/RBM all-flip ΔE).
     #[serde(default)]
     pub l2_read_gbs: Option<f64>,
-    /// Register-only 512-bit f32 FMA throughput, all threads, GFLOP/s (2 per multiply-add).
+    /// Register-only f32 FMA throughput (512-bit, or 256-bit on AVX2-only CPUs), all threads,
+    /// GFLOP/s (2 per multiply-add).
     #[serde(default)]
     pub fma_f32_gflops: Option<f64>,
     /// Register-only `vdpbf16ps` throughput (AVX512-BF16), all threads, GFLOP/s.

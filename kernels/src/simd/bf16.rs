@@ -358,7 +358,7 @@ pub fn amx_peak_gmacs(millis: u64) -> Option<f64> {
 }
 
 /// Register-only multiply-add throughput of the calling thread, in G multiply-adds per second:
-/// (f32 with 512-bit FMAs, bf16 with `vdpbf16ps`), each over 12 independent accumulators for about
+/// (f32 with 512-bit FMAs, or 256-bit ones on AVX2-only CPUs; bf16 with `vdpbf16ps`), each over 12 independent accumulators for about
 /// `millis` ms. `None` where the instructions are missing. The arithmetic ceiling the dense
 /// kernels are measured against.
 pub fn register_peak_gmacs(millis: u64) -> (Option<f64>, Option<f64>) {
@@ -376,9 +376,15 @@ pub fn register_peak_gmacs(millis: u64) -> (Option<f64>, Option<f64>) {
                 iters *= 2;
             }
         };
-        let f32_peak = is_x86_feature_detected!("avx512f")
+        let f32_peak = if is_x86_feature_detected!("avx512f") {
             // SAFETY: avx512f checked.
-            .then(|| time(&|n| unsafe { x86::fma_loop(n) }, 12.0 * 16.0));
+            Some(time(&|n| unsafe { x86::fma_loop(n) }, 12.0 * 16.0))
+        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: avx2 + fma checked.
+            Some(time(&|n| unsafe { x86::fma_loop_avx2(n) }, 12.0 * 8.0))
+        } else {
+            None
+        };
         let bf16_peak = (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16"))
             // SAFETY: avx512f + avx512bf16 checked.
             .then(|| time(&|n| unsafe { x86::dpbf16_loop(n) }, 12.0 * 32.0));
@@ -410,6 +416,23 @@ mod x86 {
             }
         }
         acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+    }
+
+    /// `iters` × 12 independent 256-bit f32 FMAs (AVX2 CPUs: the f32 ceiling there).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn fma_loop_avx2(iters: usize) -> f32 {
+        let (a, b) = (_mm256_set1_ps(0.999), _mm256_set1_ps(1e-3));
+        let mut acc = [_mm256_setzero_ps(); 12];
+        for _ in 0..iters {
+            for v in acc.iter_mut() {
+                *v = _mm256_fmadd_ps(*v, a, b);
+            }
+        }
+        let mut out = [0f32; 8];
+        let total = acc.iter().fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+        // SAFETY: out holds 8 floats.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), total) };
+        out.iter().sum()
     }
 
     /// `iters` × 12 independent `vdpbf16ps` (32 bf16 multiply-adds each).

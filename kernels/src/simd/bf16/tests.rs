@@ -146,3 +146,16 @@ fn packs_keep_zero_padding_when_reused() {
     q.reset(5, 16);
     assert!(q.data[3 * 16..].iter().all(|&v| v == 0) && q.pairs_mut().len() == 3 * 16);
 }
+
+/// The f32 register peak is measured on every CPU with 256-bit FMAs (AVX2-only CPUs too, so
+/// `rmbench peak` has an FMA ceiling there), and the bf16 one exactly where `vdpbf16ps` exists.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn register_peaks_exist_where_the_instructions_do() {
+    let (f32_peak, bf16_peak) = register_peak_gmacs(5);
+    let fma = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    assert_eq!(f32_peak.is_some(), fma || is_x86_feature_detected!("avx512f"));
+    assert!(f32_peak.is_none_or(|g| g.is_finite() && g > 0.0), "{f32_peak:?}");
+    let bf = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16");
+    assert_eq!(bf16_peak.is_some(), bf);
+}
