@@ -120,9 +120,12 @@ fn dense_enough(x: &BitBatch, r0: usize, nr: usize, words: std::ops::Range<usize
 
 /// out[k, :] += Σ_{set j} T[j, :] over the bits in `words` of rows r0 + k, k < nr (out: TILE_ROWS
 /// × width; row j of T at `table[j·stride..]`, j counted from the first bit of `words`): one
-/// 8-row tile when [`dense_enough`], on T itself if its rows are contiguous (stride = width), else
-/// on a contiguous copy made once into `packed` (left empty by the caller for each new T); a
-/// gather per row otherwise. Ascending j either way, so the same bits. `xf`: ≥ 8 floats per bit.
+/// 8-row tile when [`dense_enough`], else a gather per row. A strided T (stride ≠ width, a block
+/// of a larger J) is first copied contiguous into `packed` (left empty by the caller for each new
+/// T, then shared by the task's later tiles) when a tile uses it or the rows' set bits reach the
+/// block's row count (the gathers then read at least the copy's bytes): rows `stride` floats apart
+/// fall into few cache sets (at d = 1024, 4 KiB apart, 16 of them share each L2 set of 8 ways).
+/// Ascending j either way, so the same bits. `xf`: ≥ 8 floats per bit.
 fn add_set_rows(
     x: &BitBatch,
     (r0, nr): (usize, usize),
@@ -132,23 +135,30 @@ fn add_set_rows(
     packed: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    if !dense_enough(x, r0, nr, words.clone()) {
-        for (k, o) in out.chunks_mut(width).take(nr).enumerate() {
-            simd::gather_add_strided(&x.row(r0 + k)[words.clone()], table, stride, width, o);
-        }
-        return;
-    }
     let bits = (64 * words.end).min(x.d()) - 64 * words.start;
-    let t = if stride == width {
-        &table[..bits * width]
-    } else {
-        if packed.is_empty() {
+    let tile = dense_enough(x, r0, nr, words.clone());
+    if stride != width && packed.is_empty() {
+        let ones: usize =
+            (r0..r0 + nr).map(|r| x.row(r)[words.clone()].iter().map(|w| w.count_ones() as usize).sum::<usize>()).sum();
+        if tile || ones >= bits {
             for i in 0..bits {
                 packed.extend_from_slice(&table[i * stride..i * stride + width]);
             }
         }
-        &packed[..]
+    }
+    let (t, t_stride) = if stride == width {
+        (&table[..bits * width], width)
+    } else if !packed.is_empty() {
+        (&packed[..], width)
+    } else {
+        (table, stride)
     };
+    if !tile {
+        for (k, o) in out.chunks_mut(width).take(nr).enumerate() {
+            simd::gather_add_strided(&x.row(r0 + k)[words.clone()], t, t_stride, width, o);
+        }
+        return;
+    }
     let xf = &mut xf[..bits * TILE_ROWS];
     xf.fill(0.0);
     for k in 0..nr {
