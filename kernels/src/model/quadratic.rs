@@ -104,18 +104,13 @@ pub const TILE_FROM_D: usize = 512;
 /// of the task's rows uses it).
 const BLOCK: usize = 256;
 
-/// Whether rows r0..r0 + nr over the given words are dense enough (≥ 30% ones, at least 4 rows)
+/// Whether nr rows with `ones` set bits over `bits` columns are dense enough (≥ 30% ones, at least 4 rows)
 /// for an 8-row tile, which does a multiply-add per bit, to beat a gather per row, which adds per
 /// set bit (the tile reads J once, the gathers once per row): measured crossover ≈ 27–32% at
 /// d = 256 and 1024 on Zen 5. Only the AVX-512 tile shares J's rows; the other ISAs' tile is the
 /// gather itself, so they always gather.
-fn dense_enough(x: &BitBatch, r0: usize, nr: usize, words: std::ops::Range<usize>) -> bool {
-    if nr < 4 || simd::isa() != simd::Isa::Avx512 {
-        return false;
-    }
-    let ones: u32 = (r0..r0 + nr).map(|r| x.row(r)[words.clone()].iter().map(|w| w.count_ones()).sum::<u32>()).sum();
-    let bits = (64 * words.end).min(x.d()) - 64 * words.start;
-    10 * ones as usize >= 3 * nr * bits
+fn dense_enough(ones: usize, nr: usize, bits: usize) -> bool {
+    nr >= 4 && simd::isa() == simd::Isa::Avx512 && 10 * ones >= 3 * nr * bits
 }
 
 /// out[k, :] += Σ_{set j} T[j, :] over the bits in `words` of rows r0 + k, k < nr (out: TILE_ROWS
@@ -136,14 +131,11 @@ fn add_set_rows(
     out: &mut [f32],
 ) {
     let bits = (64 * words.end).min(x.d()) - 64 * words.start;
-    let tile = dense_enough(x, r0, nr, words.clone());
-    if stride != width && packed.is_empty() {
-        let ones: usize =
-            (r0..r0 + nr).map(|r| x.row(r)[words.clone()].iter().map(|w| w.count_ones() as usize).sum::<usize>()).sum();
-        if tile || ones >= bits {
-            for i in 0..bits {
-                packed.extend_from_slice(&table[i * stride..i * stride + width]);
-            }
+    let ones: usize = (r0..r0 + nr).map(|r| simd::popcount(&x.row(r)[words.clone()]) as usize).sum();
+    let tile = dense_enough(ones, nr, bits);
+    if stride != width && packed.is_empty() && (tile || ones >= bits) {
+        for i in 0..bits {
+            packed.extend_from_slice(&table[i * stride..i * stride + width]);
         }
     }
     let (t, t_stride) = if stride == width {
