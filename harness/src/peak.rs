@@ -38,6 +38,11 @@ pub struct Peak {
     /// absent without AMX-BF16.
     #[serde(default)]
     pub amx_bf16_gflops: Option<f64>,
+    /// Register-only AVX512-FP16 `vfmadd231ph` throughput (fp16 accumulation), all threads,
+    /// GFLOP/s; absent without AVX512-FP16. No kernel uses it: it is the ceiling an fp16 path
+    /// would have.
+    #[serde(default)]
+    pub fma_f16_gflops: Option<f64>,
 }
 
 /// Measures the peak on the current rayon pool (about 1–3 s).
@@ -94,7 +99,9 @@ pub fn measure() -> Peak {
     let fma: Option<f64> = regs.iter().map(|r| r.0).sum();
     let dot: Option<f64> = regs.iter().map(|r| r.1).sum();
     let amx: Option<f64> = rayon::broadcast(|_| rmbench_kernels::bf16::amx_peak_gmacs(200)).into_iter().sum();
+    let f16: Option<f64> = rayon::broadcast(|_| rmbench_kernels::bf16::fp16_peak_gmacs(200)).into_iter().sum();
     Peak {
+        fma_f16_gflops: f16.map(|g| 2.0 * g),
         amx_bf16_gflops: amx.map(|g| 2.0 * g),
         fma_f32_gflops: fma.map(|g| 2.0 * g),
         dot_bf16_gflops: dot.map(|g| 2.0 * g),
@@ -166,6 +173,7 @@ impl Peak {
         self.fma_f32_gflops = max_opt(self.fma_f32_gflops, other.fma_f32_gflops);
         self.dot_bf16_gflops = max_opt(self.dot_bf16_gflops, other.dot_bf16_gflops);
         self.amx_bf16_gflops = max_opt(self.amx_bf16_gflops, other.amx_bf16_gflops);
+        self.fma_f16_gflops = max_opt(self.fma_f16_gflops, other.fma_f16_gflops);
         self
     }
 }
@@ -186,6 +194,7 @@ mod tests {
             fma_f32_gflops: Some(gemm * 1.5),
             dot_bf16_gflops: None,
             amx_bf16_gflops: amx,
+            fma_f16_gflops: None,
         }
     }
 

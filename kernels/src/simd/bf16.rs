@@ -397,6 +397,32 @@ pub fn register_peak_gmacs(millis: u64) -> (Option<f64>, Option<f64>) {
     }
 }
 
+/// Register-only AVX512-FP16 `vfmadd231ph` throughput of the calling thread (32 half-precision
+/// multiply-adds per instruction, accumulating in fp16), in G multiply-adds per second, over 12
+/// independent accumulators for about `millis` ms; `None` without AVX512-FP16. Not used by any
+/// kernel: it tells whether an fp16 path could double the f32 rate on CPUs without AMX, where
+/// `vdpbf16ps` runs at half the f32 FMA rate (Intel Xeon).
+pub fn fp16_peak_gmacs(millis: u64) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512fp16") {
+            let mut iters = 1usize << 16;
+            loop {
+                let t = std::time::Instant::now();
+                // SAFETY: avx512f + avx512fp16 checked.
+                std::hint::black_box(unsafe { x86::fmaph_loop(iters) });
+                let e = t.elapsed().as_secs_f64();
+                if e * 1e3 >= millis as f64 || iters > 1 << 34 {
+                    return Some(iters as f64 * 12.0 * 32.0 / e / 1e9);
+                }
+                iters *= 2;
+            }
+        }
+    }
+    let _ = millis;
+    None
+}
+
 #[cfg(target_arch = "x86_64")]
 pub mod amx;
 
@@ -452,6 +478,41 @@ mod x86 {
             }
         }
         acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+    }
+
+    /// `iters` × 12 independent 512-bit `vfmadd231ph` (fp16 intrinsics are not stable Rust, so
+    /// inline assembly; the accumulators stay in zmm registers).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fmaph_loop(iters: usize) -> u32 {
+        // 0x3BFF = 0.9995 and 0x1419 ≈ 0.001 in fp16: the accumulators stay finite.
+        let (a, b) = (_mm512_set1_epi16(0x3BFF), _mm512_set1_epi16(0x1419));
+        let mut acc = [_mm512_setzero_si512(); 12];
+        for _ in 0..iters {
+            // SAFETY: register-only arithmetic; the caller checked avx512fp16.
+            unsafe {
+                std::arch::asm!(
+                    "vfmadd213ph {0}, {a}, {b}",
+                    "vfmadd213ph {1}, {a}, {b}",
+                    "vfmadd213ph {2}, {a}, {b}",
+                    "vfmadd213ph {3}, {a}, {b}",
+                    "vfmadd213ph {4}, {a}, {b}",
+                    "vfmadd213ph {5}, {a}, {b}",
+                    "vfmadd213ph {6}, {a}, {b}",
+                    "vfmadd213ph {7}, {a}, {b}",
+                    "vfmadd213ph {8}, {a}, {b}",
+                    "vfmadd213ph {9}, {a}, {b}",
+                    "vfmadd213ph {10}, {a}, {b}",
+                    "vfmadd213ph {11}, {a}, {b}",
+                    inout(zmm_reg) acc[0], inout(zmm_reg) acc[1], inout(zmm_reg) acc[2],
+                    inout(zmm_reg) acc[3], inout(zmm_reg) acc[4], inout(zmm_reg) acc[5],
+                    inout(zmm_reg) acc[6], inout(zmm_reg) acc[7], inout(zmm_reg) acc[8],
+                    inout(zmm_reg) acc[9], inout(zmm_reg) acc[10], inout(zmm_reg) acc[11],
+                    a = in(zmm_reg) a, b = in(zmm_reg) b,
+                    options(pure, nomem, nostack),
+                );
+            }
+        }
+        acc.iter().fold(0u32, |s, &v| s ^ _mm512_reduce_add_epi32(v) as u32)
     }
 
     /// Converts the whole 16-float blocks of `row` into bf16 pairs of `dst`; returns floats done.
