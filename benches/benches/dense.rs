@@ -1,6 +1,7 @@
 //! The MLP's dense layer shapes, f32 (faer) against the mixed-precision bf16 product
 //! (`rmbench_kernels::bf16`: AMX tiles or AVX512-BF16 when the CPU has them, named by
-//! `bf16::engine`): C[m × 256] = A[m × 256]·Wᵀ with
+//! `bf16::engine`), and fp16 on AVX512-FP16 where present (`f16_avx512fp16`, not used by the MLP
+//! yet): C[m × 256] = A[m × 256]·Wᵀ with
 //! m = 1408 (a ggis step: 128 samples × (s + 1) rows) and m = 8192 (one exact-rm chunk).
 //! Throughput: FLOPs (2·m·k·n) as elements per second. The bf16 time includes rounding A (done
 //! per call); W's bf16 pack is made once, as the MLP caches it between optimizer steps.
@@ -10,8 +11,8 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use rmbench_benches::criterion;
-use rmbench_kernels::bf16;
 use rmbench_kernels::dense::{gemm, Operand};
+use rmbench_kernels::{bf16, fp16};
 
 fn dense(c: &mut Criterion) {
     let (k, n) = (256, 256);
@@ -29,6 +30,13 @@ fn dense(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(format!("bf16_{}", bf16::engine()), m), |b| {
             b.iter(|| bf16::gemm(&mut out, m, &a, &packed, false))
         });
+        // fp16 on AVX512-FP16 (not used by the MLP yet): A rounded per call, W packed once.
+        if fp16::available() {
+            let packed16 = fp16::PackedB::new(Operand::t(&w, n, k));
+            g.bench_function(BenchmarkId::new("f16_avx512fp16", m), |b| {
+                b.iter(|| fp16::gemm(&mut out, m, &a, &packed16, false))
+            });
+        }
         // The product alone, A's rows packed beforehand in 96-row tasks (as the MLP's fused tasks
         // hand them over).
         let ap: Vec<u32> = a

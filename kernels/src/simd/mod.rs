@@ -6,6 +6,7 @@
 //! once per call, outside its inner loop. Scalar twins live in [`crate::reference`].
 
 pub mod bf16;
+pub mod fp16;
 pub mod math;
 #[macro_use]
 mod rows;
