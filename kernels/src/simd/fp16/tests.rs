@@ -1,14 +1,9 @@
 use super::*;
 use proptest::prelude::*;
 
+/// Values in [−2, 2).
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut z = seed;
-    (0..len)
-        .map(|_| {
-            z = z.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((z >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
-        })
-        .collect()
+    crate::testing::random_weights(len, seed).into_iter().map(|v| 2.0 * v).collect()
 }
 
 /// Tolerance of one output: fp16 partial sums of mixed-sign products, `4·2⁻¹¹·Σ|aₖbₖ|` (the worst
