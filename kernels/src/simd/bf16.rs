@@ -10,7 +10,9 @@
 //! decide whether that is within their tolerance ([`crate::Mlp::set_bf16`]).
 //!
 //! On CPUs with AMX-BF16 the same products run on tiles ([`amx`]), about ten times the
-//! `vdpbf16ps` rate; [`engine`] says which path runs.
+//! `vdpbf16ps` rate; on CPUs with AVX512-FP16 and no AMX the packs hold fp16 halves instead and
+//! the products run on `vfmadd231ph` ([`Half::F16`], [`crate::fp16::pairs`]); [`engine`] says
+//! which path runs.
 //!
 //! [`gemm_reference`] is the scalar twin (same roundings, f64 sums) for the differential tests.
 
@@ -45,16 +47,58 @@ pub fn available() -> bool {
     }
 }
 
-/// Which instructions run the bf16 products: `"amx"` (AMX-BF16 tiles), `"avx512bf16"`
-/// (`vdpbf16ps`) or `"scalar"`. AMX needs [`available`] too (its packing uses AVX512-BF16);
-/// `RMBENCH_AMX=0` turns it off.
+/// Which instructions run the bf16 products: `"amx"` (AMX-BF16 tiles), `"avx512fp16"` (the
+/// same pair layout holding fp16 halves, [`Half::F16`]), `"avx512bf16"` (`vdpbf16ps`) or
+/// `"scalar"`. AMX needs [`available`] too (its packing uses AVX512-BF16); `RMBENCH_AMX=0` turns
+/// it off, `RMBENCH_FP16=0` the fp16 engine.
 pub fn engine() -> &'static str {
     if use_amx() {
         "amx"
+    } else if half() == Half::F16 {
+        "avx512fp16"
     } else if available() {
         "avx512bf16"
     } else {
         "scalar"
+    }
+}
+
+/// The 16-bit format of packs and products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Half {
+    /// bfloat16 (8-bit significand, f32's range).
+    Bf16,
+    /// IEEE binary16 (11-bit significand, |x| < 65504), summed in fp16 lanes for up to
+    /// [`crate::fp16::FLUSH_PAIRS`] pairs: on CPUs with AVX512-FP16 and no usable AMX, where
+    /// `vfmadd231ph` runs at twice the f32 FMA rate and `vdpbf16ps` at half of it (Intel Xeon).
+    F16,
+}
+
+/// The format this process packs and multiplies in: [`Half::F16`] when AVX512-FP16 and
+/// [`available`] hold, AMX is not in use and `RMBENCH_FP16` is not `0`/`off`; else bf16.
+pub fn half() -> Half {
+    static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let allowed = *ALLOWED.get_or_init(|| !std::env::var("RMBENCH_FP16").is_ok_and(|v| v == "0" || v == "off"));
+    if allowed && available() && crate::fp16::available() && !use_amx() {
+        Half::F16
+    } else {
+        Half::Bf16
+    }
+}
+
+/// f32 → the bits of [`half()`]'s format (nearest even).
+pub fn to_half(x: f32) -> u16 {
+    match half() {
+        Half::Bf16 => to_bf16(x),
+        Half::F16 => crate::fp16::to_f16(x),
+    }
+}
+
+/// The f32 value of bits in [`half()`]'s format.
+pub fn from_half(h: u16) -> f32 {
+    match half() {
+        Half::Bf16 => from_bf16(h),
+        Half::F16 => crate::fp16::from_f16(h),
     }
 }
 
@@ -191,6 +235,9 @@ pub fn pack_row(src: &[f32], dst: &mut [u32]) {
     let k = src.len();
     let k2 = k.div_ceil(2);
     assert_eq!(dst.len(), k2, "bf16::pack_row: shapes");
+    if half() == Half::F16 {
+        return crate::fp16::pack_row_pairs(src, dst);
+    }
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if available() {
@@ -198,8 +245,8 @@ pub fn pack_row(src: &[f32], dst: &mut [u32]) {
         done = unsafe { x86::convert_blocks(src, dst) };
     }
     for kk in done / 2..k2 {
-        let lo = to_bf16(src[2 * kk]) as u32;
-        let hi = if 2 * kk + 1 < k { to_bf16(src[2 * kk + 1]) as u32 } else { 0 };
+        let lo = to_half(src[2 * kk]) as u32;
+        let hi = if 2 * kk + 1 < k { to_half(src[2 * kk + 1]) as u32 } else { 0 };
         dst[kk] = lo | hi << 16;
     }
 }
@@ -209,6 +256,9 @@ pub fn pack_row(src: &[f32], dst: &mut [u32]) {
 pub fn pack_pair(lo: &[f32], hi: Option<&[f32]>, dst: &mut [u32]) {
     let n = lo.len();
     assert!(dst.len() == n && hi.is_none_or(|h| h.len() == n), "bf16::pack_pair: shapes");
+    if half() == Half::F16 {
+        return crate::fp16::pack_pair(lo, hi, dst);
+    }
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if available() {
@@ -216,8 +266,8 @@ pub fn pack_pair(lo: &[f32], hi: Option<&[f32]>, dst: &mut [u32]) {
         done = unsafe { x86::interleave_blocks(lo, hi, dst) };
     }
     for c in done..n {
-        let h = hi.map_or(0, |h| to_bf16(h[c]) as u32);
-        dst[c] = to_bf16(lo[c]) as u32 | h << 16;
+        let h = hi.map_or(0, |h| to_half(h[c]) as u32);
+        dst[c] = to_half(lo[c]) as u32 | h << 16;
     }
 }
 
@@ -267,6 +317,8 @@ pub fn gemm_block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulat
     if available() && n.is_multiple_of(16) {
         if amx::usable() {
             amx::gemm(c, rows, ap, k2, 1, b, accumulate);
+        } else if half() == Half::F16 {
+            crate::fp16::pair_gemm(c, rows, ap, k2, 1, k2, &b.data, n, accumulate);
         } else {
             // SAFETY: `available()` checked avx512f + avx512bf16; shapes asserted above.
             unsafe { x86::block(c, rows, ap, b, accumulate) };
@@ -278,8 +330,8 @@ pub fn gemm_block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulat
             let mut s = 0f32;
             for kk in 0..k2 {
                 let (x, w) = (ap[r * k2 + kk], b.data[kk * n + col]);
-                s += from_bf16(x as u16) * from_bf16(w as u16)
-                    + from_bf16((x >> 16) as u16) * from_bf16((w >> 16) as u16);
+                s += from_half(x as u16) * from_half(w as u16)
+                    + from_half((x >> 16) as u16) * from_half((w >> 16) as u16);
             }
             let o = &mut c[r * n + col];
             *o = if accumulate { *o + s } else { s };
@@ -306,6 +358,11 @@ pub fn gemm_tn(c: &mut [f32], a: &PackedB, b: &PackedB, accumulate: bool) {
             return;
         }
         #[cfg(target_arch = "x86_64")]
+        if half() == Half::F16 && n.is_multiple_of(16) {
+            crate::fp16::pair_gemm(cblk, rows, &a.data[r0..], 1, m, k2, &b.data, n, accumulate);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         if available() && n.is_multiple_of(16) {
             // SAFETY: avx512f + avx512bf16 checked; A columns r0..r0+rows < m, shapes asserted.
             unsafe { x86::block_strided(cblk, rows, &a.data[r0..], 1, m, b, accumulate) };
@@ -316,8 +373,8 @@ pub fn gemm_tn(c: &mut [f32], a: &PackedB, b: &PackedB, accumulate: bool) {
                 let mut s = 0f32;
                 for kk in 0..k2 {
                     let (x, w) = (a.data[kk * m + r0 + r], b.data[kk * n + col]);
-                    s += from_bf16(x as u16) * from_bf16(w as u16)
-                        + from_bf16((x >> 16) as u16) * from_bf16((w >> 16) as u16);
+                    s += from_half(x as u16) * from_half(w as u16)
+                        + from_half((x >> 16) as u16) * from_half((w >> 16) as u16);
                 }
                 let o = &mut cblk[r * n + col];
                 *o = if accumulate { *o + s } else { s };
@@ -329,7 +386,7 @@ pub fn gemm_tn(c: &mut [f32], a: &PackedB, b: &PackedB, accumulate: bool) {
 /// Scalar twin: the same bf16 roundings of A and B, products summed in f64.
 pub fn gemm_reference(c: &mut [f32], m: usize, a: &[f32], b: Operand<'_>, accumulate: bool) {
     let (k, n) = if b.trans { (b.cols, b.rows) } else { (b.rows, b.cols) };
-    let q = |x: f32| from_bf16(to_bf16(x)) as f64;
+    let q = |x: f32| from_half(to_half(x)) as f64;
     for r in 0..m {
         for col in 0..n {
             let s: f64 = (0..k)

@@ -3,14 +3,14 @@
 //!
 //! Why: on Intel Xeons without AMX, `vdpbf16ps` runs at half the f32 FMA rate (the bf16 path is
 //! slower than f32 there), while `vfmadd231ph` runs at twice it (`rmbench peak`:
-//! `fma_f16_gflops`). This is the product such an engine would use; **it is not wired into the
-//! MLP** — the flipped rows' weighted backward products can exceed fp16's range (±65504) and
-//! need a per-operand power-of-two scale first.
+//! `fma_f16_gflops`). The MLP's mixed path uses the same instruction on the bf16 module's pair
+//! layout ([`pairs`], selected by [`crate::bf16::half()`]); this k-major product is the plain form,
+//! benchmarked beside faer (`dense_layer_flops/f16_avx512fp16`). Partial sums must stay below
+//! 65504: callers scale weighted operands (the mixed path divides them by a power of two).
 //!
 //! Error: inputs round to nearest even (relative 2⁻¹¹, eight times finer than bf16); each fp16
 //! partial sum of ≤ [`FLUSH`] products adds a rounding of 2⁻¹¹ of its magnitude, so the result is
 //! within about `FLUSH`·2⁻¹¹·Σ|aₖbₖ| in the worst case and far less for products of mixed sign.
-//! Partial sums must stay below 65504 (callers scale their operands).
 //!
 //! B (k × n) is packed k-major, `data[kk·n + c]` = f16(B[kk, c]); A's rows are rounded per
 //! 96-row task. A 12 × 64 tile keeps 24 fp16 accumulators in zmm registers; every [`FLUSH`]
@@ -357,6 +357,10 @@ mod x86 {
         }
     }
 }
+
+pub mod pairs;
+pub use pairs::FLUSH_PAIRS;
+pub(crate) use pairs::{pack_pair, pack_row_pairs, pair_gemm};
 
 #[cfg(test)]
 mod tests;

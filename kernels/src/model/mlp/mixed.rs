@@ -16,7 +16,9 @@
 //! ∂β = Σ_r w_r·Σ_c dz·∂z/∂β. The weight gradient is split the same way (see `backward_split`):
 //! a bf16 product of the base rows' δ̂ with f32-summed weighted activations Y, plus a bf16 product
 //! of the weighted δ̂ differences with the flipped rows' activations. All dense products of the
-//! flipped rows run at bf16 throughput.
+//! flipped rows run at bf16 throughput. Where the half format is fp16 ([`bf16::half()`]: AVX512-FP16
+//! without AMX), the weighted operands are divided by a power of two ≥ max |w| first (fp16 tops out
+//! at 65504) and their products multiplied back.
 
 use super::{Buf, FlipSet, Mlp, Tape};
 use crate::bf16;
@@ -289,6 +291,11 @@ impl Mlp {
         let (nb, nf) = (sp.base.tape.m, sp.flips.m);
         let k2 = h.div_ceil(2);
         let wtot: Vec<f32> = (0..nb).map(|r| wb[r] + wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
+        // fp16 holds |x| < 65504: the weighted operands of the weight-gradient products (w·Δ and
+        // Y) are packed divided by σ, a power of two ≥ max |w|, and their product multiplied back
+        // (exact: scaling by 2^e changes no significand bits). bf16 has f32's range: σ = 1.
+        let sigma = weight_scale(wb, wf);
+        let inv_sigma = 1.0 / sigma;
         // Y_j = w_b z_b,j + Σ_f w_f z_f,j for hidden layers j = 1..L−1, in one pass: [j][b][H].
         let mut ys = self.pool.take((l - 1) * nb * h);
         ys.par_chunks_mut(h).enumerate().for_each(|(q, yr)| {
@@ -297,6 +304,9 @@ impl Mlp {
             simd::scale_into(yr, wb[r], &zb[r * h..(r + 1) * h]);
             for f in r * s..(r + 1) * s {
                 simd::axpy(yr, wf[f], &zf[f * h..(f + 1) * h]);
+            }
+            if sigma != 1.0 {
+                simd::scale(yr, inv_sigma);
             }
         });
         // Output layer: ∂b_L = Σ_r w_r; ∂W_L = Σ_r w_r z_L[r] (base rows here, flips in the tasks).
@@ -369,7 +379,7 @@ impl Mlp {
                             let d = &mut dl[lo..hi];
                             simd::sub_assign(d, &db[p * h..(p + 1) * h]);
                             bf16::pack_row(d, &mut ap[i * k2..(i + 1) * k2]);
-                            simd::scale(d, w[i]);
+                            simd::scale(d, w[i] * inv_sigma);
                         }
                         add_rows(&mut cols, &dl[..rows * h], h);
                         pack_pairs(&dl[..rows * h], rows, h, pp);
@@ -387,7 +397,9 @@ impl Mlp {
             super::col_sums_into(&wdb, h, &mut grad[bias.range()]);
             for (part, cols, outs) in &parts {
                 dbeta += part;
-                grad[bias.range()].iter_mut().zip(cols).for_each(|(g, &v)| *g += v);
+                // The flips' columns were summed from w·Δ/σ when k ≥ 2 (exactly σ times smaller).
+                let cs = if first { 1.0 } else { sigma };
+                grad[bias.range()].iter_mut().zip(cols).for_each(|(g, &v)| *g += cs * v);
                 out_sum.iter_mut().zip(outs).for_each(|(g, &v)| *g += v);
             }
             if top {
@@ -398,15 +410,21 @@ impl Mlp {
             }
             let wt = self.t(2 * (k - 1)).clone();
             let y = &ys[(k - 2) * nb * h..(k - 1) * nb * h];
-            {
-                let (mut pd, mut py) = (self.scratch_packs.take(0, h), self.scratch_packs.take(0, h));
-                pd.repack_rows(db, nb, h);
-                py.repack_rows(y, nb, h);
+            let (mut pd, mut py) = (self.scratch_packs.take(0, h), self.scratch_packs.take(0, h));
+            pd.repack_rows(db, nb, h);
+            py.repack_rows(y, nb, h);
+            if sigma == 1.0 {
                 bf16::gemm_tn(&mut grad[wt.range()], &pd, &py, true);
-                self.scratch_packs.give(pd);
-                self.scratch_packs.give(py);
+                bf16::gemm_tn(&mut grad[wt.range()], &ppack, &sp.zpacks[k - 2], true);
+            } else {
+                let mut prod = self.pool.take(h * h);
+                bf16::gemm_tn(&mut prod, &pd, &py, false);
+                bf16::gemm_tn(&mut prod, &ppack, &sp.zpacks[k - 2], true);
+                simd::axpy(&mut grad[wt.range()], sigma, &prod);
+                self.pool.give(prod);
             }
-            bf16::gemm_tn(&mut grad[wt.range()], &ppack, &sp.zpacks[k - 2], true);
+            self.scratch_packs.give(pd);
+            self.scratch_packs.give(py);
         }
         let nparams = grad.len();
         grad[nparams - 1] += dbeta;
@@ -453,6 +471,16 @@ impl Mlp {
     pub(super) fn split_mode(&self, s: usize) -> bool {
         self.bf16_packs.is_some() && s >= 1 && self.h > 0
     }
+}
+
+/// σ for the weighted fp16 operands: the least power of two ≥ max |w| (1 in the bf16 format or
+/// when every weight is 0 or tiny, so small weights are not scaled up).
+fn weight_scale(wb: &[f32], wf: &[f32]) -> f32 {
+    let max = wb.iter().chain(wf).fold(0f32, |m, w| m.max(w.abs()));
+    if bf16::half() != bf16::Half::F16 || !max.is_finite() || max <= 1.0 {
+        return 1.0;
+    }
+    2f32.powi(max.log2().ceil() as i32)
 }
 
 /// H-wide rows (`rows` of them) as bf16 row pairs into `dst` (⌈rows/2⌉ pair rows).
