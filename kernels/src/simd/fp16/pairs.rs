@@ -68,7 +68,7 @@ pub(crate) fn pair_gemm(
     #[cfg(target_arch = "x86_64")]
     // SAFETY: avx512f + avx512fp16 checked; every index the kernel reads is bounded above.
     unsafe {
-        x86::pair_block(c, rows, ap, rs, ks, k2, b, n)
+        x86::pair_block(c, rows, &x86::Pairs { ap, rs, ks, k2, b, n })
     };
 }
 
@@ -76,6 +76,18 @@ pub(crate) fn pair_gemm(
 mod x86 {
     use super::FLUSH_PAIRS;
     use std::arch::x86_64::*;
+
+    /// The operands of one pair product: A's pair (r, kk) at `ap[r·rs + kk·ks]`, k2 pair rows, B's
+    /// pair row kk at `b[kk·n..]`.
+    #[derive(Clone, Copy)]
+    pub(super) struct Pairs<'a> {
+        pub(super) ap: &'a [u32],
+        pub(super) rs: usize,
+        pub(super) ks: usize,
+        pub(super) k2: usize,
+        pub(super) b: &'a [u32],
+        pub(super) n: usize,
+    }
     /// Converts whole 16-column blocks of two rows into fp16 pairs (`lo` in the low halves, `hi`
     /// or zero in the high ones); returns columns done.
     #[target_feature(enable = "avx512f")]
@@ -111,29 +123,20 @@ mod x86 {
     /// [`super::pair_gemm`]: 12-row × 32-column tiles in assembly, the rest in 1–4-row ×
     /// 16-column intrinsic tiles.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn pair_block(
-        c: &mut [f32],
-        rows: usize,
-        ap: &[u32],
-        rs: usize,
-        ks: usize,
-        k2: usize,
-        b: &[u32],
-        n: usize,
-    ) {
+    pub(super) unsafe fn pair_block(c: &mut [f32], rows: usize, p: &Pairs<'_>) {
+        let n = p.n;
         let mut r = 0;
         // SAFETY: tiles stay inside the bounds the caller asserted.
         unsafe {
             while r + 12 <= rows {
                 let mut col = 0;
                 while col + 32 <= n {
-                    pair_tile12(c, r, col, ap, rs, ks, k2, b, n);
+                    pair_tile12(c, r, col, p);
                     col += 32;
                 }
                 while col < n {
                     for q in 0..3 {
-                        pair_tile::<4>(c, r + 4 * q, col, ap, rs, ks, k2, b, n);
+                        pair_tile::<4>(c, r + 4 * q, col, p);
                     }
                     col += 16;
                 }
@@ -143,10 +146,10 @@ mod x86 {
                 let t = (rows - r).min(4);
                 for col in (0..n).step_by(16) {
                     match t {
-                        4 => pair_tile::<4>(c, r, col, ap, rs, ks, k2, b, n),
-                        3 => pair_tile::<3>(c, r, col, ap, rs, ks, k2, b, n),
-                        2 => pair_tile::<2>(c, r, col, ap, rs, ks, k2, b, n),
-                        _ => pair_tile::<1>(c, r, col, ap, rs, ks, k2, b, n),
+                        4 => pair_tile::<4>(c, r, col, p),
+                        3 => pair_tile::<3>(c, r, col, p),
+                        2 => pair_tile::<2>(c, r, col, p),
+                        _ => pair_tile::<1>(c, r, col, p),
                     }
                 }
                 r += t;
@@ -157,18 +160,8 @@ mod x86 {
     /// C[r0..r0+R, col..col+16] += A·B, pair by pair: R accumulators, one `vpbroadcastd` of A's
     /// pair per row and step.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn pair_tile<const R: usize>(
-        c: &mut [f32],
-        r0: usize,
-        col: usize,
-        ap: &[u32],
-        rs: usize,
-        ks: usize,
-        k2: usize,
-        b: &[u32],
-        n: usize,
-    ) {
+    unsafe fn pair_tile<const R: usize>(c: &mut [f32], r0: usize, col: usize, p: &Pairs<'_>) {
+        let Pairs { ap, rs, ks, k2, b, n } = *p;
         // SAFETY: rows r0..r0+R, pairs < k2, columns col..col+16 ≤ n: in bounds by the caller.
         unsafe {
             let mut k0 = 0;
@@ -200,18 +193,8 @@ mod x86 {
     /// zmm0–23 (row i, 16-column half v in zmm(2i + v)), B's two pair slices in zmm24/25, A's pair
     /// broadcast into zmm26/27 (`vpbroadcastd` from memory: a load, no shuffle uop).
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn pair_tile12(
-        c: &mut [f32],
-        r0: usize,
-        col: usize,
-        ap: &[u32],
-        rs: usize,
-        ks: usize,
-        k2: usize,
-        b: &[u32],
-        n: usize,
-    ) {
+    unsafe fn pair_tile12(c: &mut [f32], r0: usize, col: usize, p: &Pairs<'_>) {
+        let Pairs { ap, rs, ks, k2, b, n } = *p;
         let (s, ks4, bs) = (4 * rs, 4 * ks, 4 * n);
         let mut k0 = 0;
         while k0 < k2 {
