@@ -1,0 +1,232 @@
+//! The x86 kernels of the bf16 products: the register-only peak loops and the `vdpbf16ps`
+//! 6 × 64 tile (see the parent module for the layout).
+
+use super::PackedB;
+use std::arch::x86_64::*;
+
+/// `iters` × 12 independent 512-bit f32 FMAs.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn fma_loop(iters: usize) -> f32 {
+    let (a, b) = (_mm512_set1_ps(0.999), _mm512_set1_ps(1e-3));
+    let mut acc = [_mm512_setzero_ps(); 12];
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm512_fmadd_ps(*v, a, b);
+        }
+    }
+    acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+}
+
+/// `iters` × 12 independent 256-bit f32 FMAs (AVX2 CPUs: the f32 ceiling there).
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn fma_loop_avx2(iters: usize) -> f32 {
+    let (a, b) = (_mm256_set1_ps(0.999), _mm256_set1_ps(1e-3));
+    let mut acc = [_mm256_setzero_ps(); 12];
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm256_fmadd_ps(*v, a, b);
+        }
+    }
+    let mut out = [0f32; 8];
+    let total = acc.iter().fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+    // SAFETY: out holds 8 floats.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), total) };
+    out.iter().sum()
+}
+
+/// `iters` × 12 independent `vdpbf16ps` (32 bf16 multiply-adds each).
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn dpbf16_loop(iters: usize) -> f32 {
+    // SAFETY: plain bit reinterpretations of 512-bit vectors.
+    let (a, b): (__m512bh, __m512bh) = unsafe {
+        (
+            std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(0x3F80_3F80)),
+            std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(0x3A83_3A83)),
+        )
+    };
+    let mut acc = [_mm512_setzero_ps(); 12];
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm512_dpbf16_ps(*v, a, b);
+        }
+    }
+    acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+}
+
+/// `iters` × 12 independent 512-bit `vfmadd231ph` (fp16 intrinsics are not stable Rust, so
+/// inline assembly; the accumulators stay in zmm registers).
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn fmaph_loop(iters: usize) -> u32 {
+    // 0x3BFF = 0.9995 and 0x1419 ≈ 0.001 in fp16: the accumulators stay finite.
+    let (a, b) = (_mm512_set1_epi16(0x3BFF), _mm512_set1_epi16(0x1419));
+    let mut acc = [_mm512_setzero_si512(); 12];
+    for _ in 0..iters {
+        // SAFETY: register-only arithmetic; the caller checked avx512fp16.
+        unsafe {
+            std::arch::asm!(
+                "vfmadd213ph {0}, {a}, {b}",
+                "vfmadd213ph {1}, {a}, {b}",
+                "vfmadd213ph {2}, {a}, {b}",
+                "vfmadd213ph {3}, {a}, {b}",
+                "vfmadd213ph {4}, {a}, {b}",
+                "vfmadd213ph {5}, {a}, {b}",
+                "vfmadd213ph {6}, {a}, {b}",
+                "vfmadd213ph {7}, {a}, {b}",
+                "vfmadd213ph {8}, {a}, {b}",
+                "vfmadd213ph {9}, {a}, {b}",
+                "vfmadd213ph {10}, {a}, {b}",
+                "vfmadd213ph {11}, {a}, {b}",
+                inout(zmm_reg) acc[0], inout(zmm_reg) acc[1], inout(zmm_reg) acc[2],
+                inout(zmm_reg) acc[3], inout(zmm_reg) acc[4], inout(zmm_reg) acc[5],
+                inout(zmm_reg) acc[6], inout(zmm_reg) acc[7], inout(zmm_reg) acc[8],
+                inout(zmm_reg) acc[9], inout(zmm_reg) acc[10], inout(zmm_reg) acc[11],
+                a = in(zmm_reg) a, b = in(zmm_reg) b,
+                options(pure, nomem, nostack),
+            );
+        }
+    }
+    acc.iter().fold(0u32, |s, &v| s ^ _mm512_reduce_add_epi32(v) as u32)
+}
+
+/// Converts the whole 16-float blocks of `row` into bf16 pairs of `dst`; returns floats done.
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn convert_blocks(row: &[f32], dst: &mut [u32]) -> usize {
+    let blocks = row.len() / 16;
+    for b in 0..blocks {
+        // SAFETY: block b covers row[16b..16b+16] and dst[8b..8b+8], both in bounds.
+        unsafe {
+            let v = _mm512_loadu_ps(row.as_ptr().add(16 * b));
+            let h: __m256bh = _mm512_cvtneps_pbh(v);
+            _mm256_storeu_si256(
+                dst.as_mut_ptr().add(8 * b) as *mut __m256i,
+                std::mem::transmute::<__m256bh, __m256i>(h),
+            );
+        }
+    }
+    16 * blocks
+}
+
+/// Converts whole 16-column blocks of two rows into bf16 pairs (`lo` in the low halves, `hi`
+/// or zero in the high ones); returns columns done.
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn interleave_blocks(lo: &[f32], hi: Option<&[f32]>, dst: &mut [u32]) -> usize {
+    let blocks = lo.len().min(dst.len()) / 16;
+    for b in 0..blocks {
+        // SAFETY: block b covers lo/hi[16b..16b+16] and dst[16b..16b+16], in bounds.
+        unsafe {
+            let l: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(_mm512_loadu_ps(lo.as_ptr().add(16 * b))));
+            let mut v = _mm512_cvtepu16_epi32(l);
+            if let Some(hi) = hi {
+                let h: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(_mm512_loadu_ps(hi.as_ptr().add(16 * b))));
+                v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+            }
+            _mm512_storeu_si512(dst.as_mut_ptr().add(16 * b) as *mut _, v);
+        }
+    }
+    16 * blocks
+}
+
+/// One task's rows: 6-row tiles (then 1–5 rows) × 64-column slices (then 16-column ones).
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn block(c: &mut [f32], rows: usize, ap: &[u32], b: &PackedB, accumulate: bool) {
+    // SAFETY: row-major packed A: row stride ⌈k/2⌉, pair stride 1.
+    unsafe { block_strided(c, rows, ap, b.k.div_ceil(2), 1, b, accumulate) }
+}
+
+/// [`block`] with A's pair (r, kk) at `ap[r·rs + kk·ks]`.
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn block_strided(
+    c: &mut [f32],
+    rows: usize,
+    ap: &[u32],
+    rs: usize,
+    ks: usize,
+    b: &PackedB,
+    accumulate: bool,
+) {
+    let a = Strided { ap, rs, ks };
+    let mut r = 0;
+    while r < rows {
+        let t = (rows - r).min(6);
+        // SAFETY: same target features as this function; tiles stay inside `c` and `ap`.
+        unsafe {
+            match t {
+                6 => tile_rows::<6>(c, r, &a, b, accumulate),
+                5 => tile_rows::<5>(c, r, &a, b, accumulate),
+                4 => tile_rows::<4>(c, r, &a, b, accumulate),
+                3 => tile_rows::<3>(c, r, &a, b, accumulate),
+                2 => tile_rows::<2>(c, r, &a, b, accumulate),
+                _ => tile_rows::<1>(c, r, &a, b, accumulate),
+            }
+        }
+        r += t;
+    }
+}
+
+/// Packed A with explicit strides (row-major packs: rs = ⌈k/2⌉, ks = 1; column packs of a
+/// k × m matrix: rs = 1, ks = m).
+pub(super) struct Strided<'a> {
+    ap: &'a [u32],
+    rs: usize,
+    ks: usize,
+}
+
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn tile_rows<const R: usize>(c: &mut [f32], r0: usize, ap: &Strided<'_>, b: &PackedB, accumulate: bool) {
+    let n = b.n;
+    let mut col = 0;
+    // SAFETY: as in `block`; n is a multiple of 16 (checked by the caller).
+    unsafe {
+        while col + 64 <= n {
+            tile::<R, 4>(c, r0, col, ap, b, accumulate);
+            col += 64;
+        }
+        while col < n {
+            tile::<R, 1>(c, r0, col, ap, b, accumulate);
+            col += 16;
+        }
+    }
+}
+
+/// C[r0..r0+R, col..col+16·V] (+)= A_bf16[r0.., :]·B_packed[:, col..]: R·V accumulators, each
+/// step broadcasts one A pair per row and loads V 32-pair slices of B.
+#[target_feature(enable = "avx512f,avx512bf16")]
+#[inline]
+unsafe fn tile<const R: usize, const V: usize>(
+    c: &mut [f32],
+    r0: usize,
+    col: usize,
+    ap: &Strided<'_>,
+    b: &PackedB,
+    accumulate: bool,
+) {
+    let (n, k2) = (b.n, b.k.div_ceil(2));
+    let (rs, ks) = (ap.rs, ap.ks);
+    let ap = ap.ap;
+    // SAFETY: rows r0..r0+R of `ap` (k2 pairs each) and of `c`, columns col..col+16·V < n of
+    // `b.data` and `c`, all in bounds by the caller's tiling.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        let bp = b.data.as_ptr();
+        let a = ap.as_ptr();
+        for kk in 0..k2 {
+            let mut bv = [_mm512_setzero_si512(); V];
+            for (v, slot) in bv.iter_mut().enumerate() {
+                *slot = _mm512_loadu_si512(bp.add(kk * n + col + 16 * v) as *const _);
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add((r0 + i) * rs + kk * ks) as i32));
+                for v in 0..V {
+                    row[v] = _mm512_dpbf16_ps(row[v], x, std::mem::transmute::<__m512i, __m512bh>(bv[v]));
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (v, &s) in row.iter().enumerate() {
+                let p = c.as_mut_ptr().add((r0 + i) * n + col + 16 * v);
+                let s = if accumulate { _mm512_add_ps(_mm512_loadu_ps(p), s) } else { s };
+                _mm512_storeu_ps(p, s);
+            }
+        }
+    }
+}
