@@ -5,11 +5,13 @@
 //! the set bits, 8 dense rows at a time as one tile (`tile_fields`); at drawn bits a dot product.
 
 use super::{fill_uniform, layout, EnergyModel, ModelKind, TensorSpec};
+use crate::aligned::AlignedVec;
 use crate::bits::{for_each_one, spin, BitBatch};
 use crate::dense::{gemm, Operand};
 use crate::simd::{self, TILE_ROWS};
 use crate::KernelError;
 use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// Quadratic energy over d bits: parameters `J` [d, d] and `h` [d].
 #[derive(Clone, Debug)]
@@ -19,6 +21,22 @@ pub struct Quadratic {
     params: Vec<f32>,
     /// Σⱼ J[i,j], refreshed by `params_changed`.
     rowsum: Vec<f32>,
+    /// J in column strips for d ≥ [`TILE_FROM_D`] ([`Quadratic::column_strips`]), built on first
+    /// use after `params_changed`.
+    strips: OnceLock<Arc<AlignedVec>>,
+    /// The previous parameters' strips, kept by `params_changed` for the next build (a fresh
+    /// d² buffer cost page faults and zeroing: ≈ 14% of an update at d = 4096).
+    spare: Spare,
+}
+
+/// A spare strips buffer; a clone starts empty.
+#[derive(Debug, Default)]
+struct Spare(std::sync::Mutex<Option<AlignedVec>>);
+
+impl Clone for Spare {
+    fn clone(&self) -> Self {
+        Spare::default()
+    }
 }
 
 impl Quadratic {
@@ -33,7 +51,14 @@ impl Quadratic {
     /// The model with J = 0 and h = 0 (the uniform distribution).
     pub fn zeros(d: usize) -> Self {
         let tensors = layout(&[("J", &[d, d], false), ("h", &[d], false)]);
-        Quadratic { d, tensors, params: vec![0.0; d * d + d], rowsum: vec![0.0; d] }
+        Quadratic {
+            d,
+            tensors,
+            params: vec![0.0; d * d + d],
+            rowsum: vec![0.0; d],
+            strips: OnceLock::new(),
+            spare: Default::default(),
+        }
     }
 
     /// A model from J (row-major d × d) and h; J must be symmetric (to 1e-6 relative) and finite.
@@ -104,11 +129,8 @@ pub const TILE_FROM_D: usize = 512;
 /// of the task's rows uses it).
 const BLOCK: usize = 256;
 
-/// Rows of a strided J block requested ahead of the copy: each row is a short run (1 KiB at
-/// BLOCK = 256), and without the hint the copy waited for memory one run at a time (d = 4096
-/// delta_all, Zen 4, two interleaved runs each: 8.9–10.0 ms without, 7.1–8.3 ms at 8 rows, 8.9–9.1
-/// at 16, 8.9–10.3 at 32).
-const PREFETCH_ROWS: usize = 8;
+/// Rows and columns per block of the symmetrization in `params_changed` (two 16 KiB blocks).
+const SYM: usize = 64;
 
 /// Whether nr rows with `ones` set bits over `bits` columns are dense enough (≥ 30% ones, at least 4 rows)
 /// for an 8-row tile, which does a multiply-add per bit, to beat a gather per row, which adds per
@@ -120,44 +142,23 @@ fn dense_enough(ones: usize, nr: usize, bits: usize) -> bool {
 }
 
 /// out[k, :] += Σ_{set j} T[j, :] over the bits in `words` of rows r0 + k, k < nr (out: TILE_ROWS
-/// × width; row j of T at `table[j·stride..]`, j counted from the first bit of `words`): one
-/// 8-row tile when [`dense_enough`], else a gather per row. A strided T (stride ≠ width, a block
-/// of a larger J) is first copied contiguous into `packed` (left empty by the caller for each new
-/// T, then shared by the task's later tiles) when a tile uses it or the rows' set bits reach the
-/// block's row count (the gathers then read at least the copy's bytes): rows `stride` floats apart
-/// fall into few cache sets (at d = 1024, 4 KiB apart, 16 of them share each L2 set of 8 ways).
-/// Ascending j either way, so the same bits. `xf`: ≥ 8 floats per bit.
+/// × width; T row-major, `width` floats per row, j counted from the first bit of `words`): one
+/// 8-row tile when [`dense_enough`], else a gather per row. Ascending j either way, so the same
+/// bits. `xf`: ≥ 8 floats per bit.
 fn add_set_rows(
     x: &BitBatch,
     (r0, nr): (usize, usize),
     words: std::ops::Range<usize>,
-    (table, stride, width): (&[f32], usize, usize),
+    (table, width): (&[f32], usize),
     xf: &mut [f32],
-    packed: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     let bits = (64 * words.end).min(x.d()) - 64 * words.start;
     let ones: usize = (r0..r0 + nr).map(|r| simd::popcount(&x.row(r)[words.clone()]) as usize).sum();
-    let tile = dense_enough(ones, nr, bits);
-    if stride != width && packed.is_empty() && (tile || ones >= bits) {
-        for i in 0..bits {
-            if i + PREFETCH_ROWS < bits {
-                let ahead = (i + PREFETCH_ROWS) * stride;
-                simd::prefetch(&table[ahead..ahead + width]);
-            }
-            packed.extend_from_slice(&table[i * stride..i * stride + width]);
-        }
-    }
-    let (t, t_stride) = if stride == width {
-        (&table[..bits * width], width)
-    } else if !packed.is_empty() {
-        (&packed[..], width)
-    } else {
-        (table, stride)
-    };
-    if !tile {
+    let t = &table[..bits * width];
+    if !dense_enough(ones, nr, bits) {
         for (k, o) in out.chunks_mut(width).take(nr).enumerate() {
-            simd::gather_add_strided(&x.row(r0 + k)[words.clone()], t, t_stride, width, o);
+            simd::gather_add_strided(&x.row(r0 + k)[words.clone()], t, width, width, o);
         }
         return;
     }
@@ -168,6 +169,12 @@ fn add_set_rows(
     }
     simd::gather_add_tile(out, xf, t, width);
 }
+
+/// Rows of J requested ahead of the strided copy into column strips: each row of a strip is a
+/// short run (1 KiB at BLOCK = 256), and without the hint the copy waited for memory one run at
+/// a time (the copy inside every call before the strips were cached; d = 4096 delta_all, Zen 4,
+/// interleaved runs: 8.9–10.0 ms without, 7.1–8.3 ms at 8 rows, 8.9–9.1 at 16, 8.9–10.3 at 32).
+const PREFETCH_ROWS: usize = 8;
 
 impl Quadratic {
     /// Local fields F[r, :] = J·s_r = 2·Σ_{set j} J[j, :] − rowsum, handed tile by tile of
@@ -200,7 +207,7 @@ impl Quadratic {
             |(xf, f), (t, o)| {
                 let (r0, nr) = (t * TILE_ROWS, TILE_ROWS.min(n - t * TILE_ROWS));
                 f.fill(0.0);
-                add_set_rows(x, (r0, nr), 0..x.stride(), (self.j(), d, d), xf, &mut Vec::new(), f);
+                add_set_rows(x, (r0, nr), 0..x.stride(), (self.j(), d), xf, f);
                 for fr in f.chunks_mut(d).take(nr) {
                     fr.iter_mut().zip(&self.rowsum).for_each(|(v, r)| *v = 2.0 * *v - r);
                 }
@@ -211,13 +218,13 @@ impl Quadratic {
 
     /// All local fields (n × d) for d ≥ [`TILE_FROM_D`], J larger than half the L2: tasks own
     /// [`BLOCK`]-column strips (split by rows only when there are too few strips for the threads)
-    /// and walk J in BLOCK × BLOCK blocks (256 KiB, copied contiguous so that rows d floats apart
-    /// do not fall into the same cache sets), each read once per task and reused from L2 by the
-    /// task's tiles: an 8-row tile where its bits in the block are dense enough, else a gather per
-    /// row. Same additions in the same order either way.
+    /// and walk their strip of [`Quadratic::column_strips`] (contiguous) in BLOCK-row blocks
+    /// (256 KiB), each read once per task and reused from L2 by the task's tiles: an 8-row tile
+    /// where its bits in the block are dense enough, else a gather per row. Same additions in
+    /// the same order either way.
     fn fields_blocked(&self, x: &BitBatch) -> Vec<f32> {
         let (n, d) = (x.n(), self.d);
-        let j = self.j();
+        let cols = self.column_strips();
         let tiles = n.div_ceil(TILE_ROWS);
         let strips = d.div_ceil(BLOCK);
         let groups = (2 * rayon::current_num_threads()).div_ceil(strips).clamp(1, tiles);
@@ -227,19 +234,17 @@ impl Quadratic {
             .map(|task| {
                 let (cb, g) = (task / groups, task % groups);
                 let (c0, cw) = (cb * BLOCK, BLOCK.min(d - cb * BLOCK));
+                let strip = &cols[c0 * d..c0 * d + d * cw];
                 let ts = (g * per).min(tiles)..((g + 1) * per).min(tiles);
                 let mut buf = vec![0f32; ts.len() * TILE_ROWS * cw];
-                // packed: one block at full size from the start (grown by doubling, every call
-                // copied it through reallocations).
-                let (mut xf, mut packed) = (vec![0f32; TILE_ROWS * BLOCK], Vec::with_capacity(BLOCK * BLOCK));
+                let mut xf = vec![0f32; TILE_ROWS * BLOCK];
                 for j0 in (0..d).step_by(BLOCK) {
                     let jw = BLOCK.min(d - j0);
                     let words = j0 / 64..(j0 + jw).div_ceil(64);
-                    let table = &j[j0 * d + c0..];
-                    packed.clear();
+                    let table = &strip[j0 * cw..];
                     for (t, bt) in ts.clone().zip(buf.chunks_mut(TILE_ROWS * cw)) {
                         let rows = (t * TILE_ROWS, TILE_ROWS.min(n - t * TILE_ROWS));
-                        add_set_rows(x, rows, words.clone(), (table, d, cw), &mut xf, &mut packed, bt);
+                        add_set_rows(x, rows, words.clone(), (table, cw), &mut xf, bt);
                     }
                 }
                 (cb, ts.start, buf)
@@ -256,6 +261,33 @@ impl Quadratic {
             }
         }
         f
+    }
+
+    /// J in column strips: strip cb holds J[:, cb·BLOCK..cb·BLOCK + cw] row-major (d × cw floats
+    /// from offset cb·BLOCK·d), so the tasks of [`Quadratic::fields_blocked`] read their columns
+    /// as one contiguous run instead of d short runs d floats apart (rows that far apart also share
+    /// few cache sets). Built on the first call after `params_changed` (one strided pass over J,
+    /// d² floats of memory beside it) and shared by every later call with the same parameters.
+    fn column_strips(&self) -> Arc<AlignedVec> {
+        let d = self.d;
+        self.strips
+            .get_or_init(|| {
+                let j = self.j();
+                let spare = self.spare.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let mut out = spare.filter(|v| v.len() == d * d).unwrap_or_else(|| AlignedVec::zeros(d * d));
+                out.par_chunks_mut(BLOCK * d).enumerate().for_each(|(cb, strip)| {
+                    let (c0, cw) = (cb * BLOCK, BLOCK.min(d - cb * BLOCK));
+                    for (r, row) in strip.chunks_mut(cw).enumerate() {
+                        if r + PREFETCH_ROWS < d {
+                            let ahead = (r + PREFETCH_ROWS) * d + c0;
+                            simd::prefetch(&j[ahead..ahead + cw]);
+                        }
+                        row.copy_from_slice(&j[r * d + c0..r * d + c0 + cw]);
+                    }
+                });
+                Arc::new(out)
+            })
+            .clone()
     }
 
     /// All local fields, row-major n × d (see [`Quadratic::tile_fields`]).
@@ -289,15 +321,48 @@ impl EnergyModel for Quadratic {
     fn params_changed(&mut self) {
         let d = self.d;
         let j = &mut self.params[..d * d];
-        for a in 0..d {
-            j[a * d + a] = 0.0;
-            for b in 0..a {
-                let m = 0.5 * (j[a * d + b] + j[b * d + a]);
-                j[a * d + b] = m;
-                j[b * d + a] = m;
+        // J ← (J + Jᵀ)/2 with a zero diagonal, in SYM × SYM block pairs: walking whole columns
+        // (one cache line per element, d floats apart) and a sequential row sum took 165 ms at
+        // d = 4096 (`cargo bench -p rmbench-benches --bench models --
+        // quadratic/delta_all_after_update`). Off the diagonal, the mirror block is transposed
+        // into `t` so both sides are walked along rows. Same pair averages, so the same bits.
+        let mut t = vec![0f32; SYM * SYM];
+        for ab in (0..d).step_by(SYM) {
+            let ha = SYM.min(d - ab);
+            for bb in (0..ab).step_by(SYM) {
+                let wb = SYM.min(d - bb);
+                // t[a][b] = J[bb + b, ab + a]
+                for b in 0..wb {
+                    let src = &j[(bb + b) * d + ab..(bb + b) * d + ab + ha];
+                    for (a, &v) in src.iter().enumerate() {
+                        t[a * SYM + b] = v;
+                    }
+                }
+                for a in 0..ha {
+                    let row = &mut j[(ab + a) * d + bb..(ab + a) * d + bb + wb];
+                    row.iter_mut().zip(&t[a * SYM..a * SYM + wb]).for_each(|(x, &y)| *x = 0.5 * (*x + y));
+                    t[a * SYM..a * SYM + wb].copy_from_slice(row);
+                }
+                for b in 0..wb {
+                    let dst = &mut j[(bb + b) * d + ab..(bb + b) * d + ab + ha];
+                    for (a, v) in dst.iter_mut().enumerate() {
+                        *v = t[a * SYM + b];
+                    }
+                }
+            }
+            for a in ab..ab + ha {
+                for b in ab..a {
+                    let m = 0.5 * (j[a * d + b] + j[b * d + a]);
+                    j[a * d + b] = m;
+                    j[b * d + a] = m;
+                }
+                j[a * d + a] = 0.0;
             }
         }
-        self.rowsum = (0..d).map(|a| j[a * d..(a + 1) * d].iter().sum()).collect();
+        self.rowsum = (0..d).map(|a| simd::sum(&j[a * d..(a + 1) * d])).collect();
+        if let Some(old) = self.strips.take().and_then(|a| Arc::try_unwrap(a).ok()) {
+            *self.spare.0.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(old);
+        }
     }
 
     /// E = −(½ sᵀf + hᵀs) with f from `tile_fields`. O(n·d²/8) loads of J.
@@ -456,105 +521,4 @@ impl EnergyModel for Quadratic {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::{
-        check_delta_brute_force, check_finite_differences, check_gray_walk, check_model, patterns, Tol, NS,
-    };
-    use proptest::prelude::*;
-
-    const TOL: Tol = Tol { rel: 1e-4, abs: 1e-4 };
-
-    #[test]
-    fn kernels_match_reference_on_shapes_and_patterns() {
-        for d in [1usize, 2, 3, 15, 16, 17, 63, 64, 65, 127, 130, 257] {
-            let m = Quadratic::random(d, 0.5, d as u64);
-            let mut m = m;
-            m.params_mut()[d * d..].iter_mut().enumerate().for_each(|(i, v)| *v = 0.1 * (i % 5) as f32 - 0.2);
-            for n in NS {
-                if n == 64 && d > 130 {
-                    continue; // brute-force reference is O(n·d³)
-                }
-                for (name, x) in patterns(n, d, 7 + d as u64) {
-                    check_model(&format!("quadratic d={d} n={n} {name}"), &m, &x, 5, TOL, d as u64);
-                }
-            }
-        }
-    }
-
-    /// The batched fields (8-row tiles or per-row gathers by density; from TILE_FROM_D in
-    /// column strips and row groups) equal the per-row gather exactly: the same additions in the
-    /// same order. Shapes cover a partial last strip and tile, one row, more row groups than a
-    /// strip count alone gives, and a batch whose tiles alternate between dense and sparse.
-    #[test]
-    fn batched_fields_equal_the_per_row_gather() {
-        for d in [5usize, 64, 300, TILE_FROM_D, TILE_FROM_D + 190, 1100] {
-            let m = Quadratic::random(d, 0.5, d as u64);
-            for n in [1usize, 3, 5, 13, 40, 64] {
-                let mut batches = patterns(n, d, (n * d) as u64);
-                let mut mixed = BitBatch::zeros(n, d);
-                let mut z = 1u64;
-                for r in 0..n {
-                    for i in 0..d {
-                        let dense = (r / TILE_ROWS).is_multiple_of(2) || i < d / 3;
-                        mixed.set(r, i, crate::testing::next(&mut z).is_multiple_of(if dense { 2 } else { 9 }));
-                    }
-                }
-                batches.push(("mixed", mixed));
-                for (name, x) in batches {
-                    let f = m.fields(&x);
-                    let mut want = vec![0f32; d];
-                    for r in 0..n {
-                        m.local_field(x.row(r), &mut want);
-                        assert!(f[r * d..(r + 1) * d] == want[..], "d={d} n={n} {name} row {r}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn delta_matches_brute_force_reevaluation() {
-        // ΔE from the local-field formula against E(x₋ᵢ) − E(x) from the fast energy itself.
-        let d = 70;
-        let m = Quadratic::random(d, 1.0, 3);
-        for (name, x) in patterns(3, d, 11) {
-            check_delta_brute_force(name, &m, &x);
-        }
-    }
-
-    #[test]
-    fn gray_walk_matches_batched_energies() {
-        let d = 14;
-        let mut m = Quadratic::random(d, 0.7, 3);
-        m.params_mut()[d * d..].iter_mut().enumerate().for_each(|(i, v)| *v = 0.1 * i as f32 - 0.5);
-        m.params_changed();
-        check_gray_walk("quadratic", &m, 5000, 9000);
-    }
-
-    #[test]
-    fn gradients_match_finite_differences() {
-        for d in [1usize, 5, 33] {
-            let mut m = Quadratic::random(d, 0.7, 5);
-            check_finite_differences("quadratic", &mut m, 9);
-        }
-    }
-
-    #[test]
-    fn from_parts_rejects_bad_tensors() {
-        assert!(Quadratic::from_parts(&[0.0, 1.0, 2.0, 0.0], &[0.0, 0.0]).is_err());
-        assert!(Quadratic::from_parts(&[0.0, f32::NAN, f32::NAN, 0.0], &[0.0, 0.0]).is_err());
-        assert!(Quadratic::from_parts(&[0.0; 3], &[0.0, 0.0]).is_err());
-        assert!(Quadratic::from_parts(&[0.0, 1.0, 1.0, 0.0], &[0.5, 0.0]).is_ok());
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
-        #[test]
-        fn prop_fast_equals_reference(d in 1usize..=300, n in 1usize..6, s in 1usize..8, seed in any::<u64>()) {
-            let m = Quadratic::random(d, 0.3, seed);
-            let (_, x) = patterns(n, d, seed).swap_remove(0);
-            check_model("quadratic prop", &m, &x, s, TOL, seed);
-        }
-    }
-}
+mod tests;
