@@ -219,3 +219,59 @@ pub(crate) fn fill_uniform(buf: &mut [f32], seed: u64, scale: f32) {
         *v = (2.0 * u - 1.0) * scale;
     }
 }
+
+/// The value cached in `cell`, built by `build` when it is empty. Unlike
+/// `OnceLock::get_or_init`, the builder runs outside the cell's lock: a builder that splits its
+/// work over rayon may, while it waits for its tasks, run a task of an outer parallel loop that
+/// asks for the same cell, and `get_or_init` would then re-enter its own initialization
+/// (a deadlock). Here that task builds the value a second time and the first one stored is kept;
+/// both are the same value, since the builders are pure functions of the parameters.
+pub(crate) fn cached<T>(cell: &std::sync::OnceLock<T>, build: impl FnOnce() -> T) -> &T {
+    if let Some(v) = cell.get() {
+        return v;
+    }
+    let _ = cell.set(build());
+    cell.get().expect("the cell was just set")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::patterns;
+    use rayon::prelude::*;
+
+    /// Cached tables built on first use (the quadratic's column strips, the RBM's flip table)
+    /// are asked for by many tasks of an outer parallel loop at once, on a fresh model: every
+    /// task gets the serial result (with `OnceLock::get_or_init` a task could re-enter the build
+    /// it was waiting inside and hang).
+    #[test]
+    fn cached_tables_built_inside_an_outer_parallel_loop() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        type Make = Box<dyn Fn() -> Box<dyn EnergyModel>>;
+        let fresh: [(&str, Make); 2] = [
+            ("quadratic d=600", Box::new(|| Box::new(Quadratic::random(600, 0.5, 3)))),
+            ("rbm d=300 h=64", Box::new(|| Box::new(Rbm::random(300, 64, 0.5, 4)))),
+        ];
+        for (name, make) in fresh {
+            let (_, x) = patterns(16, make().dim(), 5).swap_remove(0);
+            let mut want = vec![0f32; x.n() * x.d()];
+            make().delta_all(&x, &mut want);
+            for round in 0..4 {
+                let m = make();
+                let got: Vec<Vec<f32>> = pool.install(|| {
+                    (0..16)
+                        .into_par_iter()
+                        .map(|_| {
+                            let mut o = vec![0f32; x.n() * x.d()];
+                            m.delta_all(&x, &mut o);
+                            o
+                        })
+                        .collect()
+                });
+                for o in got {
+                    assert!(o == want, "{name}, round {round}: a task's ΔE differs from the serial one");
+                }
+            }
+        }
+    }
+}

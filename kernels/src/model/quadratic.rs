@@ -275,24 +275,23 @@ impl Quadratic {
     /// d² floats of memory beside it) and shared by every later call with the same parameters.
     fn column_strips(&self) -> Arc<AlignedVec> {
         let d = self.d;
-        self.strips
-            .get_or_init(|| {
-                let j = self.j();
-                let spare = self.spare.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-                let mut out = spare.filter(|v| v.len() == d * d).unwrap_or_else(|| AlignedVec::zeros(d * d));
-                out.par_chunks_mut(BLOCK * d).enumerate().for_each(|(cb, strip)| {
-                    let (c0, cw) = (cb * BLOCK, BLOCK.min(d - cb * BLOCK));
-                    for (r, row) in strip.chunks_mut(cw).enumerate() {
-                        if r + PREFETCH_ROWS < d {
-                            let ahead = (r + PREFETCH_ROWS) * d + c0;
-                            simd::prefetch(&j[ahead..ahead + cw]);
-                        }
-                        row.copy_from_slice(&j[r * d + c0..r * d + c0 + cw]);
+        super::cached(&self.strips, || {
+            let j = self.j();
+            let spare = self.spare.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let mut out = spare.filter(|v| v.len() == d * d).unwrap_or_else(|| AlignedVec::zeros(d * d));
+            out.par_chunks_mut(BLOCK * d).enumerate().for_each(|(cb, strip)| {
+                let (c0, cw) = (cb * BLOCK, BLOCK.min(d - cb * BLOCK));
+                for (r, row) in strip.chunks_mut(cw).enumerate() {
+                    if r + PREFETCH_ROWS < d {
+                        let ahead = (r + PREFETCH_ROWS) * d + c0;
+                        simd::prefetch(&j[ahead..ahead + cw]);
                     }
-                });
-                Arc::new(out)
-            })
-            .clone()
+                    row.copy_from_slice(&j[r * d + c0..r * d + c0 + cw]);
+                }
+            });
+            Arc::new(out)
+        })
+        .clone()
     }
 
     /// All local fields, row-major n × d (see [`Quadratic::tile_fields`]).

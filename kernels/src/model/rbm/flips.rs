@@ -36,7 +36,7 @@ impl Rbm {
     /// The flip table of the current parameters (cached), or `None` when some |W| > 80 (then
     /// the softplus path runs).
     pub(super) fn flip_table(&self) -> Option<Arc<FlipTable>> {
-        self.table.get_or_init(|| self.build_flip_table().map(Arc::new)).clone()
+        super::super::cached(&self.table, || self.build_flip_table().map(Arc::new)).clone()
     }
 
     /// The flip table for a call over `flips` flips: the table costs d·H exponentials, so it is
