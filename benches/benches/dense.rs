@@ -6,13 +6,14 @@
 //! Throughput: FLOPs (2·m·k·n) as elements per second. The bf16 time includes rounding A (done
 //! per call); W's bf16 pack is made once, as the MLP caches it between optimizer steps.
 //! `weight_grad_flops`: the weight-gradient product ∂W[256 × 256] = Aᵀ·Z over m rows, f32 against
-//! `bf16::gemm_tn` with both operands packed per call.
+//! `bf16::gemm_tn` with both operands packed per call. On AVX2 CPUs without bf16, `i16_avx2`: the
+//! int16 fixed-point product of `rmbench_kernels::i16` (`vpmaddwd`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use rmbench_benches::criterion;
 use rmbench_kernels::dense::{gemm, Operand};
-use rmbench_kernels::{bf16, fp16};
+use rmbench_kernels::{bf16, fp16, i16};
 
 fn dense(c: &mut Criterion) {
     let (k, n) = (256, 256);
@@ -25,11 +26,14 @@ fn dense(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
             b.iter(|| gemm(&mut out, m, n, Operand::new(&a, m, k), Operand::t(&w, n, k), 1.0, false))
         });
-        // W is packed once per optimizer step in the MLP (cached), so outside the timed loop.
+        // W is packed once per optimizer step in the MLP (cached), so outside the timed loop. The
+        // bf16 products only where the CPU has them (their scalar twin is 100× slower).
         let packed = bf16::PackedB::new(Operand::t(&w, n, k));
-        g.bench_function(BenchmarkId::new(format!("bf16_{}", bf16::engine()), m), |b| {
-            b.iter(|| bf16::gemm(&mut out, m, &a, &packed, false))
-        });
+        if bf16::available() {
+            g.bench_function(BenchmarkId::new(format!("bf16_{}", bf16::engine()), m), |b| {
+                b.iter(|| bf16::gemm(&mut out, m, &a, &packed, false))
+            });
+        }
         // fp16 on AVX512-FP16 (not used by the MLP yet): A rounded per call, W packed once.
         if fp16::available() {
             let packed16 = fp16::PackedB::new(Operand::t(&w, n, k));
@@ -39,21 +43,51 @@ fn dense(c: &mut Criterion) {
         }
         // The product alone, A's rows packed beforehand in 96-row tasks (as the MLP's fused tasks
         // hand them over).
-        let ap: Vec<u32> = a
-            .chunks(k)
-            .flat_map(|r| {
-                let mut p = vec![0u32; k / 2];
-                bf16::pack_row(r, &mut p);
-                p
-            })
-            .collect();
-        g.bench_function(BenchmarkId::new(format!("bf16_{}_prepacked", bf16::engine()), m), |b| {
-            b.iter(|| {
-                out.par_chunks_mut(96 * n)
-                    .zip(ap.par_chunks(96 * k / 2))
-                    .for_each(|(c, a)| bf16::gemm_block(c, c.len() / n, a, &packed, false))
-            })
-        });
+        if bf16::available() {
+            let ap: Vec<u32> = a
+                .chunks(k)
+                .flat_map(|r| {
+                    let mut p = vec![0u32; k / 2];
+                    bf16::pack_row(r, &mut p);
+                    p
+                })
+                .collect();
+            g.bench_function(BenchmarkId::new(format!("bf16_{}_prepacked", bf16::engine()), m), |b| {
+                b.iter(|| {
+                    out.par_chunks_mut(96 * n)
+                        .zip(ap.par_chunks(96 * k / 2))
+                        .for_each(|(c, a)| bf16::gemm_block(c, c.len() / n, a, &packed, false))
+                })
+            });
+        }
+        // int16 fixed point on AVX2 CPUs without bf16 (`i16_avx2`): A quantized per 96-row task
+        // inside the timed loop, W's pack made once; `_prepacked`: the product alone.
+        if i16::available() {
+            let packed = i16::PackedW::new(Operand::t(&w, n, k));
+            g.bench_function(BenchmarkId::new("i16_avx2", m), |b| {
+                b.iter(|| {
+                    out.par_chunks_mut(96 * n).zip(a.par_chunks(96 * k)).for_each(|(c, a)| {
+                        let rows = c.len() / n;
+                        let mut ap = vec![0u32; rows * k / 2];
+                        let s: Vec<f32> = (0..rows)
+                            .map(|r| i16::pack_row(&a[r * k..(r + 1) * k], &mut ap[r * k / 2..(r + 1) * k / 2]))
+                            .collect();
+                        i16::gemm_block(c, rows, &ap, &s, &packed, false)
+                    })
+                })
+            });
+            let mut ap = vec![0u32; m * k / 2];
+            let s: Vec<f32> =
+                (0..m).map(|r| i16::pack_row(&a[r * k..(r + 1) * k], &mut ap[r * k / 2..(r + 1) * k / 2])).collect();
+            g.bench_function(BenchmarkId::new("i16_avx2_prepacked", m), |b| {
+                b.iter(|| {
+                    out.par_chunks_mut(96 * n)
+                        .zip(ap.par_chunks(96 * k / 2))
+                        .zip(s.par_chunks(96))
+                        .for_each(|((c, a), s)| i16::gemm_block(c, c.len() / n, a, s, &packed, false))
+                })
+            });
+        }
     }
     g.finish();
     // Weight gradient ∂W = Δᵀ·Z over m rows (the K of the product is the row count).
@@ -66,6 +100,9 @@ fn dense(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
             b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
         });
+        if !bf16::available() {
+            continue;
+        }
         // Both operands are packed per call (they change every step).
         let name = format!("bf16_{}", bf16::engine());
         g.bench_function(BenchmarkId::new(name, m), |b| {

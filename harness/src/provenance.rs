@@ -38,12 +38,13 @@ pub fn cpu_model() -> String {
 impl Provenance {
     /// The kernels' ISA, with `+bf16` when the MLP's flipped rows run in mixed precision
     /// (`+amx-bf16` when their products run on AMX tiles, `+fp16` when the half format is fp16
-    /// on AVX512-FP16).
+    /// on AVX512-FP16, `+i16` when they are int16 fixed point on AVX2).
     pub fn isa_label(bf16: bool) -> String {
         let mixed = match (bf16, rmbench_kernels::bf16::engine()) {
             (false, _) => "",
             (true, "amx") => "+amx-bf16",
             (true, "avx512fp16") => "+fp16",
+            (true, "avx2i16") => "+i16",
             (true, _) => "+bf16",
         };
         format!("{}{mixed}", rmbench_kernels::simd::isa().name())

@@ -17,7 +17,7 @@ mod testing;
 
 pub use bits::BitBatch;
 pub use model::{EnergyModel, Mlp, ModelKind, Quadratic, Rbm, TensorSpec, WeightFn};
-pub use simd::{bf16, fp16, Isa};
+pub use simd::{bf16, fp16, i16, Isa};
 
 /// Errors from building batches and models.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

@@ -29,9 +29,9 @@ pub struct Mlp {
     params: AlignedVec,
     chunk_rows: usize,
     pool: Pool,
-    /// bf16 packs of the hidden→hidden weights (forward Wᵀ, backward W) when the mixed-precision
+    /// Packs of the hidden→hidden weights (forward Wᵀ, backward W) when the mixed-precision
     /// path is on; rebuilt by `params_changed`.
-    bf16_packs: Option<Vec<(bf16::PackedB, bf16::PackedB)>>,
+    bf16_packs: Option<mixed::WeightPacks>,
     /// Reused bf16 packs of per-step operands (weight-gradient products).
     scratch_packs: PackPool,
     /// Base-row pass of the last input gradient (bf16 mode), reused by the flipped rows.
@@ -122,10 +122,13 @@ impl Mlp {
     /// products stay f32, and so do energies and input gradients. Only where the CPU has
     /// AVX512-BF16 (returns whether it is on). New models take [`bf16::mixed_default`]. The
     /// tolerance against f32 is tested in `mlp/tests.rs` and documented in the README.
+    ///
+    /// On AVX2 CPUs without AVX512-BF16 the same difference products run in int16 fixed point
+    /// instead ([`crate::i16`], `vpmaddwd`), and the weight-gradient products of the flipped rows
+    /// in f32.
     pub fn set_bf16(&mut self, on: bool) -> bool {
         self.bf16_packs = None;
-        if on && bf16::available() {
-            self.bf16_packs = Some(Vec::new());
+        if on && bf16::mixed_available() {
             self.pack_bf16();
         }
         self.bf16_packs.is_some()
@@ -138,18 +141,32 @@ impl Mlp {
 
     fn pack_bf16(&mut self) {
         let h = self.h;
-        let packs = (1..self.layers)
-            .into_par_iter()
-            .map(|k| {
-                rayon::join(
-                    || bf16::PackedB::new(Operand::t(self.w(k), h, h)),
-                    || bf16::PackedB::new(Operand::new(self.w(k), h, h)),
-                )
-            })
-            .collect();
-        if let Some(p) = self.bf16_packs.as_mut() {
-            *p = packs;
-        }
+        let packs = if bf16::available() {
+            mixed::WeightPacks::Half(
+                (1..self.layers)
+                    .into_par_iter()
+                    .map(|k| {
+                        rayon::join(
+                            || bf16::PackedB::new(Operand::t(self.w(k), h, h)),
+                            || bf16::PackedB::new(Operand::new(self.w(k), h, h)),
+                        )
+                    })
+                    .collect(),
+            )
+        } else {
+            mixed::WeightPacks::Int(
+                (1..self.layers)
+                    .into_par_iter()
+                    .map(|k| {
+                        rayon::join(
+                            || crate::i16::PackedW::new(Operand::t(self.w(k), h, h)),
+                            || crate::i16::PackedW::new(Operand::new(self.w(k), h, h)),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        self.bf16_packs = Some(packs);
     }
 
     /// Sets [`Mlp::chunk_rows`] (at least 1).

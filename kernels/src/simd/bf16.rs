@@ -47,10 +47,17 @@ pub fn available() -> bool {
     }
 }
 
+/// True when the MLP's mixed-precision path can run: [`available`] (bf16, fp16 or AMX products)
+/// or, on AVX2 CPUs without AVX512-BF16, the int16 fixed-point products of [`crate::i16`].
+pub fn mixed_available() -> bool {
+    available() || crate::i16::available()
+}
+
 /// Which instructions run the bf16 products: `"amx"` (AMX-BF16 tiles), `"avx512fp16"` (the
 /// same pair layout holding fp16 halves, [`Half::F16`]), `"avx512bf16"` (`vdpbf16ps`) or
 /// `"scalar"`. AMX needs [`available`] too (its packing uses AVX512-BF16); `RMBENCH_AMX=0` turns
-/// it off, `RMBENCH_FP16=0` the fp16 engine.
+/// it off, `RMBENCH_FP16=0` the fp16 engine. Without AVX512-BF16 the mixed path runs int16
+/// products on AVX2 instead: `"avx2i16"` ([`crate::i16`]; [`gemm`] itself stays scalar there).
 pub fn engine() -> &'static str {
     if use_amx() {
         "amx"
@@ -58,6 +65,8 @@ pub fn engine() -> &'static str {
         "avx512fp16"
     } else if available() {
         "avx512bf16"
+    } else if crate::i16::available() {
+        "avx2i16"
     } else {
         "scalar"
     }
@@ -118,8 +127,8 @@ static MIXED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 /// Process-wide default for new MLPs: run the flipped rows' products as bf16 differences
 /// ([`crate::Mlp::set_bf16`]). Errors if this CPU (or the chosen ISA) lacks AVX512-BF16.
 pub fn set_mixed_default(on: bool) -> Result<(), String> {
-    if on && !available() {
-        return Err("bf16 precision needs AVX512-BF16 and the avx512 ISA; this run has neither".into());
+    if on && !mixed_available() {
+        return Err("bf16 precision needs AVX512-BF16 (or AVX2 for its int16 form); this run has neither".into());
     }
     MIXED.store(on, std::sync::atomic::Ordering::Relaxed);
     Ok(())

@@ -7,6 +7,7 @@
 
 pub mod bf16;
 pub mod fp16;
+pub mod i16;
 pub mod math;
 #[macro_use]
 mod rows;

@@ -24,12 +24,56 @@ use super::{Buf, FlipSet, Mlp, Tape};
 use crate::bf16;
 use crate::bits::BitBatch;
 use crate::dense::{gemm, Operand};
+use crate::i16;
 use crate::simd;
 use rayon::prelude::*;
 
 /// Flipped rows per parallel task: each task runs Swish, the difference, the bf16 packing and
 /// its share of the product on rows that stay in L2 (a multiple of the 6-row tile).
 const TASK: usize = 96;
+
+/// The hidden→hidden weight packs of layers k = 1..L−1 (forward W_kᵀ, backward W_k): 16-bit
+/// floating halves ([`bf16`]: AVX512-BF16, AVX512-FP16 or AMX) or, on AVX2 CPUs without those,
+/// int16 fixed point ([`i16`], `vpmaddwd`), where the flipped rows' weight-gradient products run
+/// in f32 instead (their k is the row count, too long for one int32 sum of scaled rows).
+#[derive(Clone, Debug)]
+pub(super) enum WeightPacks {
+    Half(Vec<(bf16::PackedB, bf16::PackedB)>),
+    Int(Vec<(i16::PackedW, i16::PackedW)>),
+}
+
+impl WeightPacks {
+    fn is_int(&self) -> bool {
+        matches!(self, WeightPacks::Int(_))
+    }
+
+    /// Row `src` into ⌈H/2⌉ pairs of `dst`; returns its scale σ (1 for the float halves).
+    fn pack_row(&self, src: &[f32], dst: &mut [u32]) -> f32 {
+        match self {
+            WeightPacks::Half(_) => {
+                bf16::pack_row(src, dst);
+                1.0
+            }
+            WeightPacks::Int(_) => i16::pack_row(src, dst),
+        }
+    }
+
+    /// C (rows × H) += A·W_layerᵀ (forward) or A·W_layer (`backward`), A packed by
+    /// [`WeightPacks::pack_row`] with its scales in `scales`.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_block(&self, layer: usize, backward: bool, c: &mut [f32], rows: usize, ap: &[u32], scales: &[f32]) {
+        match self {
+            WeightPacks::Half(p) => {
+                let (f, b) = &p[layer - 1];
+                bf16::gemm_block(c, rows, ap, if backward { b } else { f }, true)
+            }
+            WeightPacks::Int(p) => {
+                let (f, b) = &p[layer - 1];
+                i16::gemm_block(c, rows, ap, scales, if backward { b } else { f }, true)
+            }
+        }
+    }
+}
 
 /// The f32 pass of base rows, forward and unweighted backward (no weights needed: δ̂ = ∂E/∂a),
 /// shared by the proposal's input gradient and the flipped rows of the same batch.
@@ -214,6 +258,7 @@ impl Mlp {
             Some(b) => b,
             None => self.base_pass(x, rows.clone()),
         };
+        let int = packs.is_int();
         let mut af = self.split_rows(x, rows, idx, s, &base.tape.a[0]);
         let mut flips = Tape { m: nf, a: Vec::new(), sig: Vec::new(), z: Vec::new() };
         let mut delta = vec![0f32; nf];
@@ -227,7 +272,8 @@ impl Mlp {
             let last = k == l;
             let next_b: &[f32] = if last { &[] } else { &base.tape.a[k] };
             let mut next_f = self.pool.take(if last { 0 } else { nf * h });
-            let mut zpack = self.scratch_packs.take(if last { 0 } else { nf }, h);
+            // (The int16 engine's weight gradient reads the flipped rows' z in f32: no pairs.)
+            let mut zpack = self.scratch_packs.take(if last || int { 0 } else { nf }, h);
             let wl = self.w(l);
             let tasks = af
                 .par_chunks(TASK * h)
@@ -237,12 +283,15 @@ impl Mlp {
             let n_tasks = nf.div_ceil(TASK);
             let outs: Vec<(&mut [f32], &mut [u32])> = if last {
                 (0..n_tasks).map(|_| (&mut [][..], &mut [][..])).collect()
+            } else if int {
+                next_f.chunks_mut(TASK * h).map(|c| (c, &mut [][..])).collect()
             } else {
                 next_f.chunks_mut(TASK * h).zip(zpack.pairs_mut().chunks_mut(TASK / 2 * h)).collect()
             };
             tasks.zip(outs).enumerate().for_each(|(t, ((((ar, zr), sr), dr), (nr, zp)))| {
                 with_scratch(h, |diff, ap, _| {
                     let rows = ar.len() / h.max(1);
+                    let mut scales = [0f32; TASK];
                     for i in 0..rows {
                         let (lo, hi) = (i * h, (i + 1) * h);
                         simd::swish_forward(&ar[lo..hi], beta, &mut zr[lo..hi], &mut sr[lo..hi]);
@@ -252,13 +301,15 @@ impl Mlp {
                             dr[i] = zr[lo..hi].iter().zip(z0).zip(wl).map(|((a, b), w)| (a - b) * w).sum();
                         } else {
                             simd::diff_into(diff, &zr[lo..hi], z0);
-                            bf16::pack_row(diff, &mut ap[i * k2..(i + 1) * k2]);
+                            scales[i] = packs.pack_row(diff, &mut ap[i * k2..(i + 1) * k2]);
                             nr[lo..hi].copy_from_slice(&next_b[p * h..(p + 1) * h]);
                         }
                     }
                     if !last {
-                        pack_pairs(zr, rows, h, zp);
-                        bf16::gemm_block(nr, rows, ap, &packs[k - 1].0, true);
+                        if !int {
+                            pack_pairs(zr, rows, h, zp);
+                        }
+                        packs.gemm_block(k, false, nr, rows, ap, &scales);
                     }
                 })
             });
@@ -290,6 +341,7 @@ impl Mlp {
         let packs = self.bf16_packs.as_ref().expect("backward_split needs the bf16 packs");
         let (nb, nf) = (sp.base.tape.m, sp.flips.m);
         let k2 = h.div_ceil(2);
+        let int = packs.is_int();
         let wtot: Vec<f32> = (0..nb).map(|r| wb[r] + wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
         // fp16 holds |x| < 65504: the weighted operands of the weight-gradient products (w·Δ and
         // Y) are packed divided by σ, a power of two ≥ max |w|, and their product multiplied back
@@ -328,7 +380,7 @@ impl Mlp {
                 simd::scale_into(&mut wdb[r * h..(r + 1) * h], wr, &db[r * h..(r + 1) * h]);
             }
             let dzb_next: &[f32] = if first { &[] } else { &sp.base.dz[k - 2] };
-            if !first {
+            if !first && !int {
                 ppack.reset(nf, h);
             }
             // Flipped rows, per task: δ̂ (dz_L = W_L on top), then either (k = 1) the weighted δ̂
@@ -339,7 +391,7 @@ impl Mlp {
             let n_tasks = nf.div_ceil(TASK);
             let dz_chunks: Vec<&mut [f32]> =
                 if l == 1 { (0..n_tasks).map(|_| &mut [][..]).collect() } else { dzf.chunks_mut(TASK * h).collect() };
-            let pp: Vec<&mut [u32]> = if first {
+            let pp: Vec<&mut [u32]> = if first || int {
                 (0..n_tasks).map(|_| &mut [][..]).collect()
             } else {
                 ppack.pairs_mut().chunks_mut(TASK / 2 * h).collect()
@@ -373,22 +425,28 @@ impl Mlp {
                             add_rows(&mut cols, &wd[..rows * h], h);
                             return (part, cols, outs);
                         }
+                        let mut scales = [0f32; TASK];
                         for i in 0..rows {
                             let (lo, hi) = (i * h, (i + 1) * h);
                             let p = (t * TASK + i) / s;
                             let d = &mut dl[lo..hi];
                             simd::sub_assign(d, &db[p * h..(p + 1) * h]);
-                            bf16::pack_row(d, &mut ap[i * k2..(i + 1) * k2]);
+                            scales[i] = packs.pack_row(d, &mut ap[i * k2..(i + 1) * k2]);
                             simd::scale(d, w[i] * inv_sigma);
                         }
                         add_rows(&mut cols, &dl[..rows * h], h);
-                        pack_pairs(&dl[..rows * h], rows, h, pp);
+                        if int {
+                            // w·Δ in f32 for the weight gradient (wdf is free until k = 1).
+                            wd[..rows * h].copy_from_slice(&dl[..rows * h]);
+                        } else {
+                            pack_pairs(&dl[..rows * h], rows, h, pp);
+                        }
                         // dz_{k−1} rows: base result, then the bf16 product of the differences.
                         for i in 0..rows {
                             let p = (t * TASK + i) / s;
                             dz[i * h..(i + 1) * h].copy_from_slice(&dzb_next[p * h..(p + 1) * h]);
                         }
-                        bf16::gemm_block(dz, rows, ap, &packs[k - 2].1, true);
+                        packs.gemm_block(k - 1, true, dz, rows, ap, &scales);
                         (part, cols, outs)
                     })
                 })
@@ -410,6 +468,13 @@ impl Mlp {
             }
             let wt = self.t(2 * (k - 1)).clone();
             let y = &ys[(k - 2) * nb * h..(k - 1) * nb * h];
+            if int {
+                // ∂W_{k−1} += Σ_b δ̂_bᵀ Y_b + Σ_f (w_f Δ_f)ᵀ z_f, both in f32 (σ = 1 here).
+                let g = &mut grad[wt.range()];
+                gemm(g, h, h, Operand::t(db, nb, h), Operand::new(y, nb, h), 1.0, true);
+                gemm(g, h, h, Operand::t(&wdf[..nf * h], nf, h), Operand::new(&sp.flips.z[k - 2], nf, h), 1.0, true);
+                continue;
+            }
             let (mut pd, mut py) = (self.scratch_packs.take(0, h), self.scratch_packs.take(0, h));
             pd.repack_rows(db, nb, h);
             py.repack_rows(y, nb, h);

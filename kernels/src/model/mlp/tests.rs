@@ -171,7 +171,7 @@ fn mixed_vs_f32(f: &Mlp, x: &BitBatch, s: usize, wmul: f32) -> (f64, f64, f64) {
 /// d not a multiple of 64, several chunks. ΔE within 2% of the mean |ΔE|, gradient within 2%.
 #[test]
 fn mixed_precision_matches_f32_on_random_shapes() {
-    if !crate::bf16::available() {
+    if !crate::bf16::mixed_available() {
         eprintln!("mixed_precision_matches_f32_on_random_shapes: no AVX512-BF16 here; skipped");
         return;
     }
@@ -196,7 +196,7 @@ fn mixed_precision_matches_f32_on_random_shapes() {
 /// base-to-flip differences (`mlp/mixed.rs`) keeps both far inside. Prints the measured errors.
 #[test]
 fn bf16_error_against_f32() {
-    if !crate::bf16::available() {
+    if !crate::bf16::mixed_available() {
         eprintln!("bf16_error_against_f32: no AVX512-BF16 here (or ISA lowered); nothing to compare");
         return;
     }
@@ -217,7 +217,7 @@ fn bf16_error_against_f32() {
 /// stays finite and within the same 2% of f32 (unscaled, w·Δ and Y overflow to ±inf).
 #[test]
 fn mixed_precision_survives_large_weights() {
-    if !crate::bf16::available() {
+    if !crate::bf16::mixed_available() {
         return;
     }
     let f = Mlp::new(100, 256, 3, 5);
@@ -232,7 +232,7 @@ fn mixed_precision_survives_large_weights() {
 /// change or another batch in between is never served from the cache.
 #[test]
 fn base_cache_serves_only_the_same_batch_and_parameters() {
-    if !crate::bf16::available() {
+    if !crate::bf16::mixed_available() {
         return;
     }
     let mut m = model(40, 32, 3, 9);
