@@ -100,6 +100,19 @@ fn dense(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
             b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
         });
+        // int16 on AVX2 without bf16: both operands quantized per column per call.
+        if i16::available() {
+            g.bench_function(BenchmarkId::new("i16_avx2", m), |b| {
+                b.iter(|| {
+                    let (pa, pz) = (i16::PackedCols::from_rows(&a, m, k), i16::PackedW::from_rows(&z, m, n));
+                    i16::gemm_tn(&mut out, &pa, &pz, true)
+                })
+            });
+            let (pa, pz) = (i16::PackedCols::from_rows(&a, m, k), i16::PackedW::from_rows(&z, m, n));
+            g.bench_function(BenchmarkId::new("i16_avx2_prepacked", m), |b| {
+                b.iter(|| i16::gemm_tn(&mut out, &pa, &pz, true))
+            });
+        }
         if !bf16::available() {
             continue;
         }

@@ -43,6 +43,11 @@ pub struct Peak {
     /// would have.
     #[serde(default)]
     pub fma_f16_gflops: Option<f64>,
+    /// Register-only AVX2 `vpmaddwd` throughput (int16 pairs into int32), all threads, G
+    /// operations/s (two per multiply-add, comparable with the GFLOP/s above); the ceiling of
+    /// the int16 mixed path (`rmbench_kernels::i16`). Absent without AVX2.
+    #[serde(default)]
+    pub madd_i16_gops: Option<f64>,
 }
 
 /// Measures the peak on the current rayon pool (about 1–3 s).
@@ -100,7 +105,9 @@ pub fn measure() -> Peak {
     let dot: Option<f64> = regs.iter().map(|r| r.1).sum();
     let amx: Option<f64> = rayon::broadcast(|_| rmbench_kernels::bf16::amx_peak_gmacs(200)).into_iter().sum();
     let f16: Option<f64> = rayon::broadcast(|_| rmbench_kernels::bf16::fp16_peak_gmacs(200)).into_iter().sum();
+    let i16: Option<f64> = rayon::broadcast(|_| rmbench_kernels::i16::madd_peak_gmacs(200)).into_iter().sum();
     Peak {
+        madd_i16_gops: i16.map(|g| 2.0 * g),
         fma_f16_gflops: f16.map(|g| 2.0 * g),
         amx_bf16_gflops: amx.map(|g| 2.0 * g),
         fma_f32_gflops: fma.map(|g| 2.0 * g),
@@ -174,6 +181,7 @@ impl Peak {
         self.dot_bf16_gflops = max_opt(self.dot_bf16_gflops, other.dot_bf16_gflops);
         self.amx_bf16_gflops = max_opt(self.amx_bf16_gflops, other.amx_bf16_gflops);
         self.fma_f16_gflops = max_opt(self.fma_f16_gflops, other.fma_f16_gflops);
+        self.madd_i16_gops = max_opt(self.madd_i16_gops, other.madd_i16_gops);
         self
     }
 }
@@ -195,6 +203,7 @@ mod tests {
             dot_bf16_gflops: None,
             amx_bf16_gflops: amx,
             fma_f16_gflops: None,
+            madd_i16_gops: None,
         }
     }
 

@@ -469,10 +469,13 @@ impl Mlp {
             let wt = self.t(2 * (k - 1)).clone();
             let y = &ys[(k - 2) * nb * h..(k - 1) * nb * h];
             if int {
-                // ∂W_{k−1} += Σ_b δ̂_bᵀ Y_b + Σ_f (w_f Δ_f)ᵀ z_f, both in f32 (σ = 1 here).
+                // ∂W_{k−1} += Σ_b δ̂_bᵀ Y_b (f32, nb rows) + Σ_f (w_f Δ_f)ᵀ z_f (int16, both
+                // operands quantized per column over the nf rows; σ = 1 here).
                 let g = &mut grad[wt.range()];
                 gemm(g, h, h, Operand::t(db, nb, h), Operand::new(y, nb, h), 1.0, true);
-                gemm(g, h, h, Operand::t(&wdf[..nf * h], nf, h), Operand::new(&sp.flips.z[k - 2], nf, h), 1.0, true);
+                let pa = i16::PackedCols::from_rows(&wdf[..nf * h], nf, h);
+                let pz = i16::PackedW::from_rows(&sp.flips.z[k - 2], nf, h);
+                i16::gemm_tn(g, &pa, &pz, true);
                 continue;
             }
             let (mut pd, mut py) = (self.scratch_packs.take(0, h), self.scratch_packs.take(0, h));

@@ -56,7 +56,9 @@ fn tile_equals_the_portable_arithmetic() {
                     let init = randoms(rows * n, 11, 1.0);
                     let (mut fast, mut slow) = (init.clone(), init);
                     gemm_block(&mut fast, rows, &ap, &sa, &pb, accumulate);
-                    block_scalar(&mut slow, rows, &ap, &sa, &pb, accumulate);
+                    let k2 = k.div_ceil(2);
+                    let sides = Sides { a: &ap, si: k2, sk: 1, ascale: &sa, b: &pb, kks: 0..k2 };
+                    block_scalar(&mut slow, rows, &sides, accumulate);
                     assert!(fast == slow, "rows={rows} k={k} n={n} accumulate={accumulate}");
                 }
             }
@@ -111,6 +113,61 @@ fn non_finite_entries_give_nan() {
         for col in 0..n {
             let bad = r == 1 || col == 2;
             assert_eq!(c[r * n + col].is_nan(), bad, "({r}, {col}) = {}", c[r * n + col]);
+        }
+    }
+}
+
+/// Packing along rows gives the pack of the column-wise path: the same pairs and τ, on odd k
+/// and n not a multiple of the 16-column slice.
+#[test]
+fn packs_from_rows_equal_packs_by_column() {
+    for (k, n) in [(1usize, 16usize), (7, 20), (33, 13), (300, 48), (1281, 256)] {
+        let src = randoms(k * n, (k + n) as u64, 3.0);
+        let (a, b) = (PackedW::from_rows(&src, k, n), PackedW::new(Operand::new(&src, k, n)));
+        assert!(a.data == b.data && a.scale == b.scale, "k={k} n={n}");
+        let cols = PackedCols::from_rows(&src, k, n);
+        assert_eq!(cols.scale, b.scale, "k={k} n={n}: column scales");
+        for kk in 0..k.div_ceil(2) {
+            for c in 0..n {
+                assert_eq!(cols.data[c * k.div_ceil(2) + kk], b.pair(kk, c), "k={k} n={n} pair ({kk}, {c})");
+            }
+        }
+    }
+}
+
+/// The weight-gradient product: the AVX2 tile equals the portable arithmetic bit for bit (k up to
+/// 1281 rows: many 128-pair chunks, an odd last row), and both stay within the quantization bound
+/// of the exact Aᵀ·B.
+#[test]
+fn gemm_tn_equals_the_portable_arithmetic_and_the_bound() {
+    for &(k, m, n) in &[(1usize, 16usize, 16usize), (2, 40, 48), (257, 33, 16), (1281, 64, 32)] {
+        let a = randoms(k * m, (k * m) as u64, 2.0);
+        let b = randoms(k * n, (k * n + 3) as u64, 0.5);
+        let (pa, pb) = (PackedCols::from_rows(&a, k, m), PackedW::from_rows(&b, k, n));
+        let init = randoms(m * n, 4, 1.0);
+        for accumulate in [false, true] {
+            let (mut fast, mut slow) = (init.clone(), init.clone());
+            gemm_tn(&mut fast, &pa, &pb, accumulate);
+            let k2 = k.div_ceil(2);
+            for (ci, kk0) in (0..k2).step_by(CHUNK_PAIRS).enumerate() {
+                let kks = kk0..(kk0 + CHUNK_PAIRS).min(k2);
+                let sides = Sides { a: &pa.data, si: k2, sk: 1, ascale: &pa.scale, b: &pb, kks };
+                block_scalar(&mut slow, m, &sides, accumulate || ci > 0);
+            }
+            assert!(fast == slow, "k={k} m={m} n={n} accumulate={accumulate}");
+        }
+        let mut got = vec![0f32; m * n];
+        gemm_tn(&mut got, &pa, &pb, false);
+        for i in 0..m {
+            for c in 0..n {
+                let exact: f64 = (0..k).map(|r| a[r * m + i] as f64 * b[r * n + c] as f64).sum();
+                let sum_a: f64 = (0..k).map(|r| a[r * m + i].abs() as f64).sum();
+                let sum_b: f64 = (0..k).map(|r| b[r * n + c].abs() as f64).sum();
+                let (s, t) = (pa.scale[i] as f64, pb.scale[c] as f64);
+                let bound = 0.5 * s * sum_b + 0.5 * t * sum_a + 0.25 * s * t * k as f64 + 1e-5 * exact.abs();
+                let g = got[i * n + c] as f64;
+                assert!((g - exact).abs() <= bound, "k={k} ({i}, {c}): {g} vs exact {exact}, bound {bound}");
+            }
         }
     }
 }

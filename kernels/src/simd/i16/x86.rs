@@ -1,30 +1,70 @@
 //! The AVX2 kernels of the int16 products: quantization, the 4 × 16 `vpmaddwd` tile and the
 //! register-only peak loop (see the parent module for the layout and the arithmetic).
 
-use super::{PackedW, CHUNK_PAIRS, QMAX, SLICE};
+use super::{Sides, CHUNK_PAIRS, QMAX, SLICE};
 use std::arch::x86_64::*;
 
-/// Multiply-adds per iteration of [`madd_loop`]: 12 `vpmaddwd` × 16.
-pub(super) const MADD_LOOP_MACS: usize = 12 * 16;
+/// Multiply-adds per iteration of [`madd_loop`]: 8 `vpmaddwd` × 16.
+pub(super) const MADD_LOOP_MACS: usize = 8 * 16;
 
 /// Rows of a tile: 2·ROWS int32 accumulators, two B vectors, a broadcast and a product
 /// temporary fill the 16 ymm registers.
 const ROWS: usize = 5;
 
-/// `iters` × 12 independent `vpmaddwd` + `vpaddd` pairs.
+/// `iters` × 8 `vpmaddwd` (into six rotating temporaries) and 8 `vpaddd` into 8 independent
+/// accumulators: the instruction pair a 4 × 16 tile issues per product (written in
+/// assembly so the compiler cannot merge the identical products).
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn madd_loop(iters: usize) -> i32 {
-    let (mut a, b) = (_mm256_set1_epi32(0x0003_0005), _mm256_set1_epi32(0x0007_0002));
-    let mut acc = [_mm256_setzero_si256(); 12];
-    for _ in 0..iters {
-        for v in acc.iter_mut() {
-            *v = _mm256_add_epi32(*v, _mm256_madd_epi16(a, b));
-        }
-        // SAFETY: an empty asm block that "changes" a, so the products stay inside the loop.
-        unsafe { std::arch::asm!("/* {0} */", inout(ymm_reg) a, options(pure, nomem, nostack, preserves_flags)) };
+    let out: i32;
+    // SAFETY: register-only arithmetic on the ymm registers declared clobbered; iters ≥ 1.
+    unsafe {
+        std::arch::asm!(
+            "vpcmpeqd ymm14, ymm14, ymm14",
+            "vpsrlw ymm14, ymm14, 15",
+            "vmovdqa ymm15, ymm14",
+            "vpxor ymm0, ymm0, ymm0",
+            "vpxor ymm1, ymm1, ymm1",
+            "vpxor ymm2, ymm2, ymm2",
+            "vpxor ymm3, ymm3, ymm3",
+            "vpxor ymm4, ymm4, ymm4",
+            "vpxor ymm5, ymm5, ymm5",
+            "vpxor ymm6, ymm6, ymm6",
+            "vpxor ymm7, ymm7, ymm7",
+            "vpxor ymm8, ymm8, ymm8",
+            "vpxor ymm9, ymm9, ymm9",
+            "vpxor ymm10, ymm10, ymm10",
+            "vpxor ymm11, ymm11, ymm11",
+            "2:",
+            "vpmaddwd ymm8, ymm14, ymm15",
+            "vpaddd ymm0, ymm0, ymm8",
+            "vpmaddwd ymm9, ymm14, ymm15",
+            "vpaddd ymm1, ymm1, ymm9",
+            "vpmaddwd ymm10, ymm14, ymm15",
+            "vpaddd ymm2, ymm2, ymm10",
+            "vpmaddwd ymm11, ymm14, ymm15",
+            "vpaddd ymm3, ymm3, ymm11",
+            "vpmaddwd ymm12, ymm14, ymm15",
+            "vpaddd ymm4, ymm4, ymm12",
+            "vpmaddwd ymm13, ymm14, ymm15",
+            "vpaddd ymm5, ymm5, ymm13",
+            "vpmaddwd ymm8, ymm14, ymm15",
+            "vpaddd ymm6, ymm6, ymm8",
+            "vpmaddwd ymm9, ymm14, ymm15",
+            "vpaddd ymm7, ymm7, ymm9",
+            "dec {n}",
+            "jnz 2b",
+            "vpaddd ymm0, ymm0, ymm7",
+            "vmovd {out:e}, xmm0",
+            n = inout(reg) iters.max(1) => _,
+            out = out(reg) out,
+            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _, out("ymm4") _, out("ymm5") _,
+            out("ymm6") _, out("ymm7") _, out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+            options(nomem, nostack),
+        );
     }
-    let total = acc.iter().fold(_mm256_setzero_si256(), |s, &v| _mm256_add_epi32(s, v));
-    _mm256_extract_epi32::<0>(total)
+    out
 }
 
 /// max |x| over `src`, +∞ when some entry is NaN or infinite (x·0 is NaN exactly then).
@@ -81,94 +121,197 @@ pub(super) unsafe fn quantize_blocks(src: &[f32], dst: &mut [u32], inv: f32) -> 
     16 * blocks
 }
 
-/// C (rows × n) (+)= A·B, n a multiple of 16: per 16-column slice of B (in L1), 4-row tiles of A.
+/// max |x| per column of rows × cols `src` into `out` (max with what it holds), +∞ for a column
+/// with a NaN or infinite entry. Whole 8-column blocks; returns the columns done.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn block(c: &mut [f32], rows: usize, ap: &[u32], ascale: &[f32], b: &PackedW, accumulate: bool) {
+pub(super) unsafe fn col_max_abs(src: &[f32], rows: usize, cols: usize, out: &mut [f32]) -> usize {
+    let mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let blocks = cols / 8;
+    for b in 0..blocks {
+        // SAFETY: columns 8b..8b+8 < cols of every row r < rows, and of out.
+        unsafe {
+            let (mut m, mut bad) = (_mm256_loadu_ps(out.as_ptr().add(8 * b)), _mm256_setzero_ps());
+            for r in 0..rows {
+                let x = _mm256_loadu_ps(src.as_ptr().add(r * cols + 8 * b));
+                m = _mm256_max_ps(m, _mm256_and_ps(x, mask));
+                bad = _mm256_add_ps(bad, _mm256_mul_ps(x, _mm256_setzero_ps()));
+            }
+            // NaN lanes of `bad` (a non-finite entry in that column) become +∞.
+            let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(bad, bad);
+            m = _mm256_blendv_ps(m, _mm256_set1_ps(f32::INFINITY), nan);
+            _mm256_storeu_ps(out.as_mut_ptr().add(8 * b), m);
+        }
+    }
+    8 * blocks
+}
+
+/// Two rows (`hi` = None for a zero row) quantized per column (round(x·inv_c), nearest even,
+/// clamped to ±QMAX) into pairs `dst[c]` = q(lo[c]) | q(hi[c]) << 16. Whole 8-column blocks;
+/// returns the columns done.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn quantize_pair_rows(lo: &[f32], hi: Option<&[f32]>, inv: &[f32], dst: &mut [u32]) -> usize {
+    let (top, bottom) = (_mm256_set1_ps(QMAX), _mm256_set1_ps(-QMAX));
+    let blocks = dst.len().min(lo.len()).min(inv.len()) / 8;
+    for b in 0..blocks {
+        // SAFETY: columns 8b..8b+8 exist in lo, hi (same length), inv and dst.
+        unsafe {
+            let iv = _mm256_loadu_ps(inv.as_ptr().add(8 * b));
+            let q = |x: __m256| _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(x, iv), bottom), top));
+            let q0 = q(_mm256_loadu_ps(lo.as_ptr().add(8 * b)));
+            let q1 = match hi {
+                Some(h) => q(_mm256_loadu_ps(h.as_ptr().add(8 * b))),
+                None => _mm256_setzero_si256(),
+            };
+            let p = _mm256_blend_epi16::<0b1010_1010>(q0, _mm256_slli_epi32::<16>(q1));
+            _mm256_storeu_si256(dst.as_mut_ptr().add(8 * b) as *mut __m256i, p);
+        }
+    }
+    8 * blocks
+}
+
+/// Eight vectors of 8 u32 (as floats) transposed: out[j] lane i = v[i] lane j.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn transpose8(v: [__m256; 8]) -> [__m256; 8] {
+    let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
+    let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
+    let (t4, t5) = (_mm256_unpacklo_ps(v[4], v[5]), _mm256_unpackhi_ps(v[4], v[5]));
+    let (t6, t7) = (_mm256_unpacklo_ps(v[6], v[7]), _mm256_unpackhi_ps(v[6], v[7]));
+    let (u0, u1) = (_mm256_shuffle_ps::<0x44>(t0, t2), _mm256_shuffle_ps::<0xEE>(t0, t2));
+    let (u2, u3) = (_mm256_shuffle_ps::<0x44>(t1, t3), _mm256_shuffle_ps::<0xEE>(t1, t3));
+    let (u4, u5) = (_mm256_shuffle_ps::<0x44>(t4, t6), _mm256_shuffle_ps::<0xEE>(t4, t6));
+    let (u6, u7) = (_mm256_shuffle_ps::<0x44>(t5, t7), _mm256_shuffle_ps::<0xEE>(t5, t7));
+    [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
+}
+
+/// Columns c0..c0 + 8 of a row-major k × m matrix quantized (inv: their 8 factors) into pairs
+/// along k, column by column: `band[j·⌈k/2⌉ + kk]` = (q[2kk, c0+j], q[2kk+1, c0+j]). Eight pair
+/// rows at a time are quantized across the band and transposed in registers; returns the pairs
+/// done (the caller finishes the rest).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn quantize_band(src: &[f32], k: usize, m: usize, c0: usize, inv: &[f32], band: &mut [u32]) -> usize {
+    let k2 = k.div_ceil(2);
+    debug_assert!(c0 + 8 <= m && src.len() >= k * m && band.len() >= 8 * k2 && inv.len() >= 8);
+    // Whole groups of 8 pair rows whose rows all exist (2kk + 1 < k).
+    let groups = (k / 2) / 8;
+    // SAFETY: rows 2kk, 2kk + 1 < k and columns c0..c0 + 8 ≤ m; band rows j < 8 of k2 pairs.
+    unsafe {
+        let iv = _mm256_loadu_ps(inv.as_ptr());
+        let (top, bottom) = (_mm256_set1_ps(QMAX), _mm256_set1_ps(-QMAX));
+        let q = |x: __m256| _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(x, iv), bottom), top));
+        for g in 0..groups {
+            let mut v = [_mm256_setzero_ps(); 8];
+            for (i, v) in v.iter_mut().enumerate() {
+                let kk = 8 * g + i;
+                let q0 = q(_mm256_loadu_ps(src.as_ptr().add(2 * kk * m + c0)));
+                let q1 = q(_mm256_loadu_ps(src.as_ptr().add((2 * kk + 1) * m + c0)));
+                *v = _mm256_castsi256_ps(_mm256_blend_epi16::<0b1010_1010>(q0, _mm256_slli_epi32::<16>(q1)));
+            }
+            for (j, o) in transpose8(v).into_iter().enumerate() {
+                _mm256_storeu_si256(band.as_mut_ptr().add(j * k2 + 8 * g) as *mut __m256i, _mm256_castps_si256(o));
+            }
+        }
+    }
+    8 * groups
+}
+
+/// C (rows × n) (+)= A·B over the pairs `kks` of B, n a multiple of 16: per 16-column slice of B
+/// (in L1), tiles of [`ROWS`] rows. A's pair (i, kk) is at `a[i·si + kk·sk]`: rows packed one
+/// after another (si = ⌈k/2⌉, sk = 1) as are [`super::PackedCols`]' columns.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn block(c: &mut [f32], rows: usize, p: &Sides<'_>, accumulate: bool) {
+    let Sides { a, si, sk, ascale, b, ref kks } = *p;
     let (k2, n) = (b.k.div_ceil(2), b.n);
-    debug_assert!(n.is_multiple_of(SLICE) && ap.len() >= rows * k2 && c.len() >= rows * n && ascale.len() >= rows);
+    debug_assert!(n.is_multiple_of(SLICE) && c.len() >= rows * n && ascale.len() >= rows && kks.end <= k2);
+    debug_assert!(rows == 0 || kks.is_empty() || a.len() > (rows - 1) * si + (kks.end - 1) * sk);
     for s in 0..n / SLICE {
         let bs = b.data[s * k2 * SLICE..].as_ptr();
         let tau = b.scale[s * SLICE..].as_ptr();
+        let t = Tile { n, si, sk, kks: kks.clone(), bs, tau, accumulate };
         let mut r0 = 0;
         // SAFETY (all tiles): rows r0..r0+R < rows of A, C and ascale; columns 16s..16s+16 < n.
         unsafe {
             while r0 + ROWS <= rows {
-                tile::<ROWS>(
-                    c.as_mut_ptr().add(r0 * n + s * SLICE),
-                    n,
-                    ap.as_ptr().add(r0 * k2),
-                    k2,
-                    &ascale[r0..],
-                    bs,
-                    tau,
-                    accumulate,
-                );
+                t.run::<ROWS>(c.as_mut_ptr().add(r0 * n + s * SLICE), a.as_ptr().add(r0 * si), &ascale[r0..]);
                 r0 += ROWS;
             }
-            let (cp, a) = (c.as_mut_ptr().add(r0 * n + s * SLICE), ap.as_ptr().add(r0 * k2));
+            let (cp, ap) = (c.as_mut_ptr().add(r0 * n + s * SLICE), a.as_ptr().add(r0 * si));
             match rows - r0 {
-                5 => tile::<5>(cp, n, a, k2, &ascale[r0..], bs, tau, accumulate),
-                4 => tile::<4>(cp, n, a, k2, &ascale[r0..], bs, tau, accumulate),
-                3 => tile::<3>(cp, n, a, k2, &ascale[r0..], bs, tau, accumulate),
-                2 => tile::<2>(cp, n, a, k2, &ascale[r0..], bs, tau, accumulate),
-                1 => tile::<1>(cp, n, a, k2, &ascale[r0..], bs, tau, accumulate),
+                4 => t.run::<4>(cp, ap, &ascale[r0..]),
+                3 => t.run::<3>(cp, ap, &ascale[r0..]),
+                2 => t.run::<2>(cp, ap, &ascale[r0..]),
+                1 => t.run::<1>(cp, ap, &ascale[r0..]),
                 _ => {}
             }
         }
     }
 }
 
-/// R rows × 16 columns: per pair kk, each row's pair broadcast against the slice's two vectors
-/// (`vpmaddwd`, then `vpaddd` into 2R int32 accumulators); after each chunk of pairs, C (+)=
-/// f32(acc)·(σ_r·τ_c).
-#[target_feature(enable = "avx2")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile<const R: usize>(
-    c: *mut f32,
+/// What the tiles of one B slice share: C's row stride, A's strides, the pairs, the slice and its τ.
+struct Tile {
     n: usize,
-    a: *const u32,
-    k2: usize,
-    sa: &[f32],
+    si: usize,
+    sk: usize,
+    kks: std::ops::Range<usize>,
     bs: *const u32,
     tau: *const f32,
     accumulate: bool,
-) {
-    // SAFETY: the caller's bounds: pairs 0..k2 of R rows at a (stride k2), of the slice at bs
-    // (16 per pair), 16 τ at tau and R rows of 16 floats at c (stride n).
-    unsafe {
-        let (t0, t1) = (_mm256_loadu_ps(tau), _mm256_loadu_ps(tau.add(8)));
-        let mut first = !accumulate;
-        let mut kk0 = 0;
-        loop {
-            let kk1 = (kk0 + CHUNK_PAIRS).min(k2);
-            let mut acc = [[_mm256_setzero_si256(); 2]; R];
-            for kk in kk0..kk1 {
-                let b0 = _mm256_loadu_si256(bs.add(kk * SLICE) as *const __m256i);
-                let b1 = _mm256_loadu_si256(bs.add(kk * SLICE + 8) as *const __m256i);
-                for (i, acc) in acc.iter_mut().enumerate() {
-                    let av = _mm256_set1_epi32(*a.add(i * k2 + kk) as i32);
-                    acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(av, b0));
-                    acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(av, b1));
+}
+
+impl Tile {
+    /// R rows × 16 columns: per pair kk, each row's pair broadcast against the slice's two vectors
+    /// (`vpmaddwd`, then `vpaddd` into 2R int32 accumulators); after each chunk of pairs, C (+)=
+    /// f32(acc)·(σ_r·τ_c).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn run<const R: usize>(&self, c: *mut f32, a: *const u32, sa: &[f32]) {
+        let Tile { n, si, sk, ref kks, bs, tau, accumulate } = *self;
+        // SAFETY: the caller's bounds: pairs kks of R rows at a (strides si, sk), of the slice at
+        // bs (16 per pair), 16 τ at tau and R rows of 16 floats at c (stride n).
+        unsafe {
+            let (t0, t1) = (_mm256_loadu_ps(tau), _mm256_loadu_ps(tau.add(8)));
+            let mut first = !accumulate;
+            let mut kk0 = kks.start;
+            loop {
+                let kk1 = (kk0 + CHUNK_PAIRS).min(kks.end);
+                let mut acc = [[_mm256_setzero_si256(); 2]; R];
+                for kk in kk0..kk1 {
+                    let b0 = _mm256_loadu_si256(bs.add(kk * SLICE) as *const __m256i);
+                    let b1 = _mm256_loadu_si256(bs.add(kk * SLICE + 8) as *const __m256i);
+                    let ak = a.add(kk * sk);
+                    for (i, acc) in acc.iter_mut().enumerate() {
+                        let av = _mm256_set1_epi32(*ak.add(i * si) as i32);
+                        acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(av, b0));
+                        acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(av, b1));
+                    }
                 }
-            }
-            for (i, acc) in acc.iter().enumerate() {
-                let s = _mm256_set1_ps(sa[i]);
-                let p = c.add(i * n);
-                let v0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[0]), _mm256_mul_ps(s, t0));
-                let v1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[1]), _mm256_mul_ps(s, t1));
-                if first {
-                    _mm256_storeu_ps(p, v0);
-                    _mm256_storeu_ps(p.add(8), v1);
-                } else {
-                    _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), v0));
-                    _mm256_storeu_ps(p.add(8), _mm256_add_ps(_mm256_loadu_ps(p.add(8)), v1));
+                for (i, acc) in acc.iter().enumerate() {
+                    let s = _mm256_set1_ps(sa[i]);
+                    let p = c.add(i * n);
+                    let v0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[0]), _mm256_mul_ps(s, t0));
+                    let v1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[1]), _mm256_mul_ps(s, t1));
+                    if first {
+                        _mm256_storeu_ps(p, v0);
+                        _mm256_storeu_ps(p.add(8), v1);
+                    } else {
+                        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), v0));
+                        _mm256_storeu_ps(p.add(8), _mm256_add_ps(_mm256_loadu_ps(p.add(8)), v1));
+                    }
                 }
-            }
-            first = false;
-            kk0 = kk1;
-            if kk0 >= k2 {
-                break;
+                first = false;
+                kk0 = kk1;
+                if kk0 >= kks.end {
+                    break;
+                }
             }
         }
     }
