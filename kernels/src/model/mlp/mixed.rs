@@ -18,7 +18,10 @@
 //! of the weighted δ̂ differences with the flipped rows' activations. All dense products of the
 //! flipped rows run at bf16 throughput. Where the half format is fp16 ([`bf16::half()`]: AVX512-FP16
 //! without AMX), the weighted operands are divided by a power of two ≥ max |w| first (fp16 tops out
-//! at 65504) and their products multiplied back.
+//! at 65504) and their products multiplied back. On AVX2 CPUs without AVX512-BF16 the products
+//! run in int16 fixed point instead ([`WeightPacks::Int`], [`crate::i16`]): rows of the
+//! differences and columns of the weights each scaled to ±2880, the weight-gradient operands per
+//! column over the flipped rows.
 
 use super::{Buf, FlipSet, Mlp, Tape};
 use crate::bf16;
