@@ -34,6 +34,8 @@ pub struct Mlp {
     bf16_packs: Option<mixed::WeightPacks>,
     /// Reused bf16 packs of per-step operands (weight-gradient products).
     scratch_packs: PackPool,
+    /// Reused int16 weight-gradient packs (the AVX2 mixed path).
+    i16_scratch: mixed::I16Scratch,
     /// Base-row pass of the last input gradient (bf16 mode), reused by the flipped rows.
     base_cache: mixed::BaseCache,
     /// First-layer pre-activations of the last input gradient's batch (f32 mode), reused by the
@@ -81,6 +83,7 @@ impl Mlp {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             pool: Pool::default(),
             bf16_packs: None,
+            i16_scratch: Default::default(),
             scratch_packs: PackPool::default(),
             base_cache: mixed::BaseCache::default(),
             a1_cache: first_layer::A1Cache::default(),

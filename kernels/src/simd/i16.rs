@@ -143,21 +143,29 @@ impl PackedW {
     /// Packs a row-major k × n matrix quantized per column (the other side of [`gemm_tn`]):
     /// the same pairs and τ as [`PackedW::new`] of `Operand::new(src, k, n)`, built along rows.
     pub fn from_rows(src: &[f32], k: usize, n: usize) -> Self {
-        let scale = col_scales(src, k, n);
-        let inv: Vec<f32> = scale.iter().map(|&s| inverse(s)).collect();
+        let mut p = PackedW::default();
+        p.repack_rows(src, k, n);
+        p
+    }
+
+    /// [`PackedW::from_rows`] into this pack's storage (no allocation once it is large enough).
+    pub fn repack_rows(&mut self, src: &[f32], k: usize, n: usize) {
+        col_scales_into(src, k, n, &mut self.scale);
+        let inv: Vec<f32> = self.scale.iter().map(|&s| inverse(s)).collect();
         let k2 = k.div_ceil(2);
-        let mut data = vec![0u32; n.div_ceil(SLICE) * k2 * SLICE];
+        self.data.resize(n.div_ceil(SLICE) * k2 * SLICE, 0);
+        (self.k, self.n) = (k, n);
         if k2 > 0 {
-            data.par_chunks_mut(k2 * SLICE).enumerate().for_each(|(s, slice)| {
+            self.data.par_chunks_mut(k2 * SLICE).enumerate().for_each(|(s, slice)| {
                 let (c0, w) = (s * SLICE, SLICE.min(n - s * SLICE));
                 for (kk, dst) in slice.chunks_mut(SLICE).enumerate() {
                     let lo = &src[2 * kk * n + c0..2 * kk * n + c0 + w];
                     let hi = (2 * kk + 1 < k).then(|| &src[(2 * kk + 1) * n + c0..(2 * kk + 1) * n + c0 + w]);
                     quantize_pair_rows(lo, hi, &inv[c0..c0 + w], &mut dst[..w]);
+                    dst[w..].fill(0);
                 }
             });
         }
-        PackedW { k, n, scale, data }
     }
 
     /// Inner dimension k.
@@ -304,12 +312,21 @@ pub struct PackedCols {
 impl PackedCols {
     /// Packs a row-major k × m matrix (parallel over 8-column bands).
     pub fn from_rows(src: &[f32], k: usize, m: usize) -> Self {
-        let scale = col_scales(src, k, m);
-        let inv: Vec<f32> = scale.iter().map(|&s| inverse(s)).collect();
+        let mut p = PackedCols::default();
+        p.repack_rows(src, k, m);
+        p
+    }
+
+    /// [`PackedCols::from_rows`] into this pack's storage (no allocation once it is large
+    /// enough; every pair is overwritten).
+    pub fn repack_rows(&mut self, src: &[f32], k: usize, m: usize) {
+        col_scales_into(src, k, m, &mut self.scale);
+        let inv: Vec<f32> = self.scale.iter().map(|&s| inverse(s)).collect();
         let k2 = k.div_ceil(2);
-        let mut data = vec![0u32; m * k2];
+        self.data.resize(m * k2, 0);
+        (self.k, self.m) = (k, m);
         if k2 > 0 {
-            data.par_chunks_mut(8 * k2).enumerate().for_each(|(b, band)| {
+            self.data.par_chunks_mut(8 * k2).enumerate().for_each(|(b, band)| {
                 let (c0, w) = (8 * b, 8.min(m - 8 * b));
                 let mut done = 0;
                 #[cfg(target_arch = "x86_64")]
@@ -326,12 +343,11 @@ impl PackedCols {
                 }
             });
         }
-        PackedCols { k, m, scale, data }
     }
 }
 
-/// Per-column σ of a row-major k × m matrix (max |x| over parallel blocks of rows).
-fn col_scales(src: &[f32], k: usize, m: usize) -> Vec<f32> {
+/// Per-column σ of a row-major k × m matrix (max |x| over parallel blocks of rows) into `out`.
+fn col_scales_into(src: &[f32], k: usize, m: usize, out: &mut Vec<f32>) {
     assert!(src.len() >= k * m, "i16: shapes");
     const BLOCK_ROWS: usize = 256;
     let max = src[..k * m]
@@ -342,7 +358,8 @@ fn col_scales(src: &[f32], k: usize, m: usize) -> Vec<f32> {
             out
         })
         .reduce(|| vec![0f32; m], |a, b| a.iter().zip(&b).map(|(x, y)| x.max(*y)).collect());
-    max.iter().map(|&v| scale_of(v)).collect()
+    out.clear();
+    out.extend(max.iter().map(|&v| scale_of(v)));
 }
 
 /// max |x| per column into `out` (+∞ for a column with a non-finite entry).

@@ -118,14 +118,21 @@ fn non_finite_entries_give_nan() {
 }
 
 /// Packing along rows gives the pack of the column-wise path: the same pairs and τ, on odd k
-/// and n not a multiple of the 16-column slice.
+/// and n not a multiple of the 16-column slice; packs repacked into the storage of larger and
+/// smaller earlier ones equal fresh ones (stale pairs, padding columns overwritten).
 #[test]
 fn packs_from_rows_equal_packs_by_column() {
-    for (k, n) in [(1usize, 16usize), (7, 20), (33, 13), (300, 48), (1281, 256)] {
+    let (mut reused_w, mut reused_c) = (PackedW::default(), PackedCols::default());
+    let shapes = [(1281usize, 256usize), (1, 16), (7, 20), (33, 13), (300, 48), (5, 3)];
+    for (k, n) in shapes {
         let src = randoms(k * n, (k + n) as u64, 3.0);
         let (a, b) = (PackedW::from_rows(&src, k, n), PackedW::new(Operand::new(&src, k, n)));
         assert!(a.data == b.data && a.scale == b.scale, "k={k} n={n}");
+        reused_w.repack_rows(&src, k, n);
+        assert!(reused_w.data == a.data && reused_w.scale == a.scale && reused_w.k() == k, "k={k} n={n}: reused");
         let cols = PackedCols::from_rows(&src, k, n);
+        reused_c.repack_rows(&src, k, n);
+        assert!(reused_c.data == cols.data && reused_c.scale == cols.scale, "k={k} n={n}: reused columns");
         assert_eq!(cols.scale, b.scale, "k={k} n={n}: column scales");
         for kk in 0..k.div_ceil(2) {
             for c in 0..n {

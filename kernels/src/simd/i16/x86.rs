@@ -122,24 +122,30 @@ pub(super) unsafe fn quantize_blocks(src: &[f32], dst: &mut [u32], inv: f32) -> 
 }
 
 /// max |x| per column of rows × cols `src` into `out` (max with what it holds), +∞ for a column
-/// with a NaN or infinite entry. Whole 8-column blocks; returns the columns done.
+/// with a NaN or infinite entry. Row by row (a streaming read; column blocks down the rows read
+/// each cache line twice, 1 KiB apart), the running maxima in `out`. Whole 8-column blocks;
+/// returns the columns done.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn col_max_abs(src: &[f32], rows: usize, cols: usize, out: &mut [f32]) -> usize {
     let mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
     let blocks = cols / 8;
-    for b in 0..blocks {
-        // SAFETY: columns 8b..8b+8 < cols of every row r < rows, and of out.
-        unsafe {
-            let (mut m, mut bad) = (_mm256_loadu_ps(out.as_ptr().add(8 * b)), _mm256_setzero_ps());
-            for r in 0..rows {
-                let x = _mm256_loadu_ps(src.as_ptr().add(r * cols + 8 * b));
-                m = _mm256_max_ps(m, _mm256_and_ps(x, mask));
-                bad = _mm256_add_ps(bad, _mm256_mul_ps(x, _mm256_setzero_ps()));
+    let mut bad = vec![0f32; 8 * blocks];
+    // SAFETY: columns 8b..8b+8 ≤ 8·blocks ≤ cols of every row r < rows, of out and of bad.
+    unsafe {
+        for r in 0..rows {
+            let row = src.as_ptr().add(r * cols);
+            for b in 0..blocks {
+                let x = _mm256_loadu_ps(row.add(8 * b));
+                let (m, z) = (out.as_mut_ptr().add(8 * b), bad.as_mut_ptr().add(8 * b));
+                _mm256_storeu_ps(m, _mm256_max_ps(_mm256_loadu_ps(m), _mm256_and_ps(x, mask)));
+                _mm256_storeu_ps(z, _mm256_add_ps(_mm256_loadu_ps(z), _mm256_mul_ps(x, _mm256_setzero_ps())));
             }
-            // NaN lanes of `bad` (a non-finite entry in that column) become +∞.
-            let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(bad, bad);
-            m = _mm256_blendv_ps(m, _mm256_set1_ps(f32::INFINITY), nan);
-            _mm256_storeu_ps(out.as_mut_ptr().add(8 * b), m);
+        }
+    }
+    // A NaN in `bad` (x·0 of a non-finite entry) marks its column +∞.
+    for (o, z) in out.iter_mut().zip(&bad) {
+        if z.is_nan() {
+            *o = f32::INFINITY;
         }
     }
     8 * blocks
