@@ -20,7 +20,8 @@ for dir in results/reference results/reference-amx results/reference-amx/session
   results/reference-zen5/session-9-f32 results/reference-zen5/session-9-f32/session-start results/reference-zen5/session-9-bf16 \
   results/reference-zen3/session-start results/reference-xeon/session-11-f32 results/reference-xeon/session-11-fp16 \
   results/reference/session-12-f32 results/reference/session-12-bf16 results/reference/session-12-bf16-small-d \
-  results/reference-zen3/session-13-f32 results/reference-zen3/session-13-i16; do
+  results/reference-zen3/session-13-f32 results/reference-zen3/session-13-i16 \
+  results/reference-zen3/session-13-i16-b06963a results/reference-zen3/session-13-f32-b06963a-ggis; do
   [ -f "$dir/compare.csv" ] || continue
   dest=${out:+$out/${dir#results/}}
   $bin plot --reference "$dir/compare.csv" --out "${dest:-$dir}" > /dev/null
