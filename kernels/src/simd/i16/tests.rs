@@ -178,3 +178,22 @@ fn gemm_tn_equals_the_portable_arithmetic_and_the_bound() {
         }
     }
 }
+
+/// The weight-gradient packs built along rows flag a non-finite column the same way: its τ is NaN
+/// and so is every product that uses it.
+#[test]
+fn packs_from_rows_flag_non_finite_columns() {
+    let (k, m, n) = (300usize, 24usize, 32usize);
+    let mut a = randoms(k * m, 12, 1.0);
+    a[7 * m + 5] = f32::NAN;
+    let mut b = randoms(k * n, 13, 1.0);
+    b[200 * n + 17] = f32::NEG_INFINITY;
+    let (pa, pb) = (PackedCols::from_rows(&a, k, m), PackedW::from_rows(&b, k, n));
+    let mut c = vec![0f32; m * n];
+    gemm_tn(&mut c, &pa, &pb, false);
+    for i in 0..m {
+        for j in 0..n {
+            assert_eq!(c[i * n + j].is_nan(), i == 5 || j == 17, "({i}, {j}) = {}", c[i * n + j]);
+        }
+    }
+}
