@@ -472,17 +472,10 @@ pub fn fp16_peak_gmacs(millis: u64) -> Option<f64> {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512fp16") {
-            let mut iters = 1usize << 16;
-            loop {
-                let t = std::time::Instant::now();
-                // SAFETY: avx512f + avx512fp16 checked.
-                std::hint::black_box(unsafe { x86::fmaph_loop(iters) });
-                let e = t.elapsed().as_secs_f64();
-                if e * 1e3 >= millis as f64 || iters > 1 << 34 {
-                    return Some(iters as f64 * 12.0 * 32.0 / e / 1e9);
-                }
-                iters *= 2;
-            }
+            // SAFETY: avx512f + avx512fp16 checked.
+            return Some(crate::simd::register_rate(millis, 12 * 32, |iters| unsafe {
+                std::hint::black_box(x86::fmaph_loop(iters));
+            }));
         }
     }
     let _ = millis;

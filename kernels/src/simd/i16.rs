@@ -415,17 +415,10 @@ pub fn gemm_reference(c: &mut [f32], m: usize, a: &[f32], b: Operand<'_>, accumu
 pub fn madd_peak_gmacs(millis: u64) -> Option<f64> {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") {
-        let mut iters = 1usize << 16;
-        loop {
-            let t = std::time::Instant::now();
-            // SAFETY: AVX2 checked.
-            std::hint::black_box(unsafe { x86::madd_loop(iters) });
-            let e = t.elapsed().as_secs_f64();
-            if e * 1e3 >= millis as f64 || iters > 1 << 34 {
-                return Some((iters * x86::MADD_LOOP_MACS) as f64 / e / 1e9);
-            }
-            iters *= 2;
-        }
+        // SAFETY: AVX2 checked.
+        return Some(crate::simd::register_rate(millis, x86::MADD_LOOP_MACS, |iters| unsafe {
+            std::hint::black_box(x86::madd_loop(iters));
+        }));
     }
     let _ = millis;
     None

@@ -568,5 +568,20 @@ pub(crate) fn swish_backward_body(a: &[f32], sig: &[f32], beta: f32, dz: &[f32],
     acc.iter().sum::<f32>() + tail
 }
 
+/// G multiply-adds per second of a register-only loop: `run(iters)` does `macs_per_iter`
+/// multiply-adds per iteration; iterations double until one run takes at least `millis` ms.
+pub(crate) fn register_rate(millis: u64, macs_per_iter: usize, mut run: impl FnMut(usize)) -> f64 {
+    let mut iters = 1usize << 16;
+    loop {
+        let t = std::time::Instant::now();
+        run(iters);
+        let e = t.elapsed().as_secs_f64();
+        if e * 1e3 >= millis as f64 || iters > 1 << 34 {
+            return (iters * macs_per_iter) as f64 / e / 1e9;
+        }
+        iters *= 2;
+    }
+}
+
 #[cfg(test)]
 mod tests;
