@@ -1,6 +1,6 @@
 //! The MLP's and RBM's element-wise kernels on the run-time ISA, over one L2-resident block of
 //! 64 Ki floats: Swish forward (σ(βa), a·σ), Swish backward and the softplus sum; and the RBM's
-//! tabulated flip kernel (`log_mix_products`, H = 256, 16 flips over a 16 KiB 64-byte-aligned table:
+//! tabulated flip kernels (`log_mix_products` and its additive form `log_add_products`, H = 256, 16 flips over a 16 KiB 64-byte-aligned table:
 //! one thread, L1-resident) beside the softplus-difference sum it replaces. Throughput in elements (terms)
 //! per second.
 
@@ -38,6 +38,10 @@ fn elementwise(c: &mut Criterion) {
     g.throughput(Throughput::Elements((h * flips) as u64));
     g.bench_function("rbm_log_mix_products", |b| {
         b.iter(|| simd::log_mix_products(&mut out, black_box(s), sb, table, &rows, 1 << 20))
+    });
+    let u: Vec<f32> = s.iter().zip(sb).map(|(&p, &q)| q / p).collect();
+    g.bench_function("rbm_log_add_products", |b| {
+        b.iter(|| simd::log_add_products(&mut out, black_box(&u), table, &rows, 1 << 20, 0.0))
     });
     let sp: Vec<f32> = a[..h].iter().map(|&v| simd::math::softplus(v)).collect();
     g.bench_function("rbm_softplus_shift_sums", |b| {

@@ -12,11 +12,11 @@
 use super::{detected, isa, math, Isa};
 
 /// ln 2 in f32.
-const LN2: f32 = std::f32::consts::LN_2;
+pub(super) const LN2: f32 = std::f32::consts::LN_2;
 
 /// Splits each positive normal pₗ into mantissa [1, 2) (kept) and binary exponent (added to eₗ).
 #[inline(always)]
-fn renormalize(p: &mut [f32; 16], e: &mut [i32; 16]) {
+pub(super) fn renormalize(p: &mut [f32; 16], e: &mut [i32; 16]) {
     for l in 0..16 {
         let bits = p[l].to_bits();
         e[l] += (bits >> 23) as i32 - 127;
@@ -28,7 +28,7 @@ fn renormalize(p: &mut [f32; 16], e: &mut [i32; 16]) {
 /// then l + 4, l + 2, l + 1; the product stays below 2¹⁶) and renormalizes it: the flip's product
 /// is m·2^E with m ∈ [1, 2), returned as (m, E).
 #[inline(always)]
-fn reduce_lanes(p: &[f32; 16], e: &[i32; 16]) -> (f32, i32) {
+pub(super) fn reduce_lanes(p: &[f32; 16], e: &[i32; 16]) -> (f32, i32) {
     let mut q = *p;
     for step in [8, 4, 2, 1] {
         for l in 0..step {
@@ -41,7 +41,7 @@ fn reduce_lanes(p: &[f32; 16], e: &[i32; 16]) -> (f32, i32) {
 }
 
 /// Flips per group of the final ln pass (stack buffers).
-const GROUP: usize = 64;
+pub(super) const GROUP: usize = 64;
 
 /// outₖ = ln(mₖ) + Eₖ·ln 2 for a group of reduced products, one vectorizable pass.
 #[inline(always)]
@@ -244,14 +244,14 @@ mod x512 {
 }
 
 /// AVX2 form of the portable twin: the 16 lanes as two ymm registers per flip (lanes 0–7, 8–15);
-/// the tail goes through a padded copy (σ = 0, σ̄ = 1, T = 0: factor 1).
+/// the tail is masked (σ = 0, σ̄ = 1, T = 0: factor 1).
 #[cfg(target_arch = "x86_64")]
-mod x256 {
+pub(super) mod x256 {
     use super::{finish, GROUP};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx2")]
-    fn renormalize(p: &mut [__m256; 2], e: &mut [__m256i; 2]) {
+    pub(in crate::simd) fn renormalize(p: &mut [__m256; 2], e: &mut [__m256i; 2]) {
         for (pv, ev) in p.iter_mut().zip(e.iter_mut()) {
             let bits = _mm256_castps_si256(*pv);
             let exp = _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(127));
@@ -266,7 +266,7 @@ mod x256 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn flips<const N: usize>(sig: &[f32], sbar: &[f32], t: [&[f32]; N], every: usize) -> [(f32, i32); N] {
         // SAFETY: every load reads sig/sbar/t[k] at c + 16 ≤ n16 ≤ H (t[k].len() = H, checked by
-        // the caller's slicing), or the padded stack copies of the tail.
+        // the caller's slicing), or is masked to the H − n16 tail lanes.
         unsafe {
             let h = sig.len();
             let n16 = h / 16 * 16;
@@ -291,35 +291,86 @@ mod x256 {
                     renormalize(&mut p[k], &mut e[k]);
                 }
             }
-            let (mut st, mut bt) = ([0f32; 16], [1f32; 16]);
-            st[..h - n16].copy_from_slice(&sig[n16..]);
-            bt[..h - n16].copy_from_slice(&sbar[n16..]);
-            let mut out = [(0f32, 0i32); N];
+            // The tail: masked loads (no copies, so no calls that spill the accumulators), σ = 0,
+            // σ̄ = 1, T = 0 past H (factor 1); skipped when 16 | H.
+            let tail = h - n16;
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             for k in 0..N {
-                let mut wt = [0f32; 16];
-                wt[..h - n16].copy_from_slice(&t[k][n16..]);
-                for half in 0..2 {
-                    let s = _mm256_loadu_ps(st.as_ptr().add(8 * half));
-                    let b = _mm256_loadu_ps(bt.as_ptr().add(8 * half));
-                    let w = _mm256_loadu_ps(wt.as_ptr().add(8 * half));
-                    p[k][half] = _mm256_mul_ps(p[k][half], _mm256_fmadd_ps(s, w, b));
+                if tail > 0 {
+                    for half in 0..2 {
+                        let left = _mm256_set1_epi32(tail as i32 - 8 * half as i32);
+                        let m = _mm256_cmpgt_epi32(left, lane);
+                        let off = n16 + 8 * half;
+                        let s = _mm256_maskload_ps(sp.wrapping_add(off), m);
+                        let b = _mm256_maskload_ps(bp.wrapping_add(off), m);
+                        let b = _mm256_blendv_ps(_mm256_set1_ps(1.0), b, _mm256_castsi256_ps(m));
+                        let w = _mm256_maskload_ps(t[k].as_ptr().wrapping_add(off), m);
+                        p[k][half] = _mm256_mul_ps(p[k][half], _mm256_fmadd_ps(s, w, b));
+                    }
                 }
                 renormalize(&mut p[k], &mut e[k]);
-                // The twin's tree: lanes l·(l + 8), then (l + 4), (l + 2), (l + 1).
-                let q = _mm256_mul_ps(p[k][0], p[k][1]);
-                let q = _mm_mul_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps::<1>(q));
-                let q = _mm_mul_ps(q, _mm_movehl_ps(q, q));
-                let q = _mm_mul_ss(q, _mm_movehdup_ps(q));
-                let bits = _mm_cvtsi128_si32(_mm_castps_si128(q)) as u32;
-                let mant = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-                let es = _mm256_add_epi32(e[k][0], e[k][1]);
-                let es = _mm_add_epi32(_mm256_castsi256_si128(es), _mm256_extracti128_si256::<1>(es));
-                let es = _mm_add_epi32(es, _mm_shuffle_epi32::<0b01_00_11_10>(es));
-                let es = _mm_add_epi32(es, _mm_shuffle_epi32::<0b10_11_00_01>(es));
-                out[k] = (mant, _mm_cvtsi128_si32(es) + (bits >> 23) as i32 - 127);
             }
-            out
+            reduce(&p, &e)
         }
+    }
+
+    /// The twin's tree on each flip's 16 lanes: l·(l + 8), then (l + 4), (l + 2), (l + 1), then the
+    /// product's mantissa and the lanes' exponents plus its own (m, E). Four flips share the
+    /// shuffles (the same products in the same order; a product of two floats is commutative).
+    #[target_feature(enable = "avx2,fma")]
+    pub(in crate::simd) fn reduce<const N: usize>(p: &[[__m256; 2]; N], e: &[[__m256i; 2]; N]) -> [(f32, i32); N] {
+        let mut out = [(0f32, 0i32); N];
+        if N == 4 {
+            let q: [__m256; 4] = std::array::from_fn(|k| _mm256_mul_ps(p[k][0], p[k][1]));
+            // [q0.lo·q0.hi | q1.lo·q1.hi] and the same for flips 2, 3: lanes l·(l + 4).
+            let r01 =
+                _mm256_mul_ps(_mm256_permute2f128_ps::<0x20>(q[0], q[1]), _mm256_permute2f128_ps::<0x31>(q[0], q[1]));
+            let r23 =
+                _mm256_mul_ps(_mm256_permute2f128_ps::<0x20>(q[2], q[3]), _mm256_permute2f128_ps::<0x31>(q[2], q[3]));
+            // Per 128-bit half (flips 0, 2 low; 1, 3 high): [x0·x2, x1·x3] of each flip.
+            let s = _mm256_mul_ps(
+                _mm256_shuffle_ps::<0b01_00_01_00>(r01, r23),
+                _mm256_shuffle_ps::<0b11_10_11_10>(r01, r23),
+            );
+            // (x0·x2)·(x1·x3): [f0, f2, f0, f2 | f1, f3, f1, f3].
+            let f = _mm256_mul_ps(_mm256_shuffle_ps::<0b10_00_10_00>(s, s), _mm256_shuffle_ps::<0b11_01_11_01>(s, s));
+            let bits = _mm256_castps_si256(f);
+            let mant =
+                _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)), _mm256_set1_epi32(0x3f80_0000));
+            let own = _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(127));
+            let (mut mv, mut ov) = ([0f32; 8], [0i32; 8]);
+            // SAFETY: 8-lane stores into 8-element arrays.
+            unsafe {
+                _mm256_storeu_ps(mv.as_mut_ptr(), _mm256_castsi256_ps(mant));
+                _mm256_storeu_si256(ov.as_mut_ptr().cast(), own);
+            }
+            // Exponent sums are exact integers: any order.
+            let es: [__m256i; 4] = std::array::from_fn(|k| _mm256_add_epi32(e[k][0], e[k][1]));
+            let h = _mm256_hadd_epi32(_mm256_hadd_epi32(es[0], es[1]), _mm256_hadd_epi32(es[2], es[3]));
+            let sums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+            let mut ev = [0i32; 4];
+            // SAFETY: a 4-lane store into a 4-element array.
+            unsafe { _mm_storeu_si128(ev.as_mut_ptr().cast(), sums) };
+            for (k, o) in out.iter_mut().enumerate() {
+                let lane = [0, 4, 1, 5][k];
+                *o = (mv[lane], ev[k] + ov[lane]);
+            }
+            return out;
+        }
+        for k in 0..N {
+            let q = _mm256_mul_ps(p[k][0], p[k][1]);
+            let q = _mm_mul_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps::<1>(q));
+            let q = _mm_mul_ps(q, _mm_movehl_ps(q, q));
+            let q = _mm_mul_ss(q, _mm_movehdup_ps(q));
+            let bits = _mm_cvtsi128_si32(_mm_castps_si128(q)) as u32;
+            let mant = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+            let es = _mm256_add_epi32(e[k][0], e[k][1]);
+            let es = _mm_add_epi32(_mm256_castsi256_si128(es), _mm256_extracti128_si256::<1>(es));
+            let es = _mm_add_epi32(es, _mm_shuffle_epi32::<0b01_00_11_10>(es));
+            let es = _mm_add_epi32(es, _mm_shuffle_epi32::<0b10_11_00_01>(es));
+            out[k] = (mant, _mm_cvtsi128_si32(es) + (bits >> 23) as i32 - 127);
+        }
+        out
     }
 
     flip_driver!("avx2,fma");

@@ -11,8 +11,10 @@ pub mod i16;
 pub mod math;
 #[macro_use]
 mod rows;
+mod logadd;
 mod logmix;
 mod tile;
+pub use logadd::*;
 pub use logmix::*;
 pub use rows::*;
 pub use tile::*;

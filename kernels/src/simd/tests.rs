@@ -312,6 +312,53 @@ fn log_mix_products_every_isa() {
     }
 }
 
+/// The additive flip products: C + ln Πⱼ (uⱼ + e^{Wⱼ}) with uⱼ = σ̄ⱼ/σⱼ, C = Σⱼ ln σⱼ (a flip from 0)
+/// and with vⱼ = σⱼ/σ̄ⱼ, C = Σⱼ ln σ̄ⱼ, minus Σⱼ Wⱼ (from 1) against the f64 softplus differences, on
+/// widths around the vector width, |a| up to 40 and weights up to 20 (renormalized after every
+/// chunk), nine flips (two four-flip passes and a single one), with the same bits on every ISA.
+#[test]
+fn log_add_products_every_isa() {
+    let sp = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+    for h in [1usize, 5, 15, 16, 17, 33, 256, 300] {
+        for (a_scale, w_scale) in [(3.0f32, 0.5f32), (40.0, 20.0)] {
+            let a: Vec<f32> = random_weights(h, 21).iter().map(|v| v * a_scale).collect();
+            let w: Vec<f32> = random_weights(3 * h, 22).iter().map(|v| v * w_scale).collect();
+            let (sig, sbar): (Vec<f32>, Vec<f32>) = a.iter().map(|&v| (math::sigmoid(v), math::sigmoid(-v))).unzip();
+            let mut table = vec![0f32; 3 * h];
+            exp_into(&mut table, &w);
+            let bound = a.iter().chain(&w).fold(0f32, |m, v| m.max(v.abs()));
+            let every = ((80.0 / (bound + 4f32.ln())) as usize).max(1);
+            let rows = [0u32, 1, 2, 2, 1, 0, 2, 1, 1];
+            for t in [1.0f64, -1.0] {
+                let (num, den) = if t > 0.0 { (&sbar, &sig) } else { (&sig, &sbar) };
+                let u: Vec<f32> = num.iter().zip(den).map(|(&p, &q)| p / q).collect();
+                let c: f64 = den.iter().map(|&q| (q as f64).ln()).sum();
+                let mut first: Option<Vec<f32>> = None;
+                for isa in ISAS {
+                    let mut out = vec![0f32; rows.len()];
+                    if log_add_products_with(isa, &mut out, &u, &table, &rows, every, c).is_none() {
+                        continue;
+                    }
+                    for (k, &g) in out.iter().enumerate() {
+                        let wr = &w[rows[k] as usize * h..(rows[k] as usize + 1) * h];
+                        let want: f64 = (0..h).map(|j| sp(a[j] as f64 + t * wr[j] as f64) - sp(a[j] as f64)).sum();
+                        let shift = if t > 0.0 { 0.0 } else { wr.iter().map(|&v| v as f64).sum() };
+                        let got = g as f64 - shift;
+                        let tol = 2e-6 * h as f64 * (1.0 + a_scale as f64 + w_scale as f64) + 1e-6 * want.abs();
+                        assert!((got - want).abs() <= tol, "{isa:?} h={h} a×{a_scale} t={t} k={k}: {got} vs {want}");
+                    }
+                    match &first {
+                        None => first = Some(out),
+                        Some(f) => {
+                            assert!(f.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?} h={h}: bits")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The 8-row tile gather against an f64 sum over set bits, on widths around 16 and 32 and k
 /// including 1; the same bits on every ISA.
 #[test]

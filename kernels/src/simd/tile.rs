@@ -59,10 +59,69 @@ fn run(isa: Isa, out: &mut [f32], xf: &[f32], w: &[f32], width: usize) {
     }
 }
 
+/// AVX2: blocks of W's rows (≈ 32 KiB, reused from L1), then 16 columns at a time, 4 rows × 2 ymm
+/// accumulators per pass (two passes per tile): W's two vectors loaded once per i and pass, x_ri
+/// broadcast. The column tail is masked. Same multiply-adds in the same order as the AVX-512 tile.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2(out: &mut [f32], xf: &[f32], w: &[f32], width: usize) {
-    body(out, xf, w, width)
+    use std::arch::x86_64::*;
+    let k = xf.len() / TILE_ROWS;
+    let (op, xp, wp) = (out.as_mut_ptr(), xf.as_ptr(), w.as_ptr());
+    let kb = (8192 / width.max(1)).max(1);
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mut i0 = 0;
+    while i0 < k {
+        let i1 = (i0 + kb).min(k);
+        let mut c0 = 0;
+        while c0 < width {
+            let lanes = (width - c0).min(16) as i32;
+            let m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), lane);
+            let m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes - 8), lane);
+            for r0 in [0, 4] {
+                // SAFETY: full chunks read and write columns c0..c0 + 16 ≤ width of rows that exist
+                // (rows r < 8 of out, i < k of w, asserted by the caller); the tail chunk is masked
+                // to c0..width; x reads 8·i + r < 8·k.
+                unsafe {
+                    // Full chunks take plain loads; the tail chunk masked ones.
+                    let load = |p: *const f32, m: __m256i| {
+                        if lanes == 16 {
+                            _mm256_loadu_ps(p)
+                        } else {
+                            _mm256_maskload_ps(p, m)
+                        }
+                    };
+                    let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let o = op.add((r0 + r) * width + c0);
+                        a[0] = load(o, m0);
+                        a[1] = load(o.wrapping_add(8), m1);
+                    }
+                    for i in i0..i1 {
+                        let wr = wp.add(i * width + c0);
+                        let (w0, w1) = (load(wr, m0), load(wr.wrapping_add(8), m1));
+                        for (r, a) in acc.iter_mut().enumerate() {
+                            let x = _mm256_broadcast_ss(&*xp.add(i * TILE_ROWS + r0 + r));
+                            a[0] = _mm256_fmadd_ps(x, w0, a[0]);
+                            a[1] = _mm256_fmadd_ps(x, w1, a[1]);
+                        }
+                    }
+                    for (r, a) in acc.iter().enumerate() {
+                        let o = op.add((r0 + r) * width + c0);
+                        if lanes == 16 {
+                            _mm256_storeu_ps(o, a[0]);
+                            _mm256_storeu_ps(o.add(8), a[1]);
+                        } else {
+                            _mm256_maskstore_ps(o, m0, a[0]);
+                            _mm256_maskstore_ps(o.wrapping_add(8), m1, a[1]);
+                        }
+                    }
+                }
+            }
+            c0 += 16;
+        }
+        i0 = i1;
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -30,6 +30,8 @@ pub(super) struct FlipTable {
     rowsum: Vec<f32>,
     /// Factors between renormalizations: ⌊80 / max|W|⌋.
     every: usize,
+    /// max |W|: with a row's pre-activations it bounds the factors of the additive form.
+    max_abs: f32,
 }
 
 impl Rbm {
@@ -70,7 +72,7 @@ impl Rbm {
             simd::exp_into(&mut e, self.wt());
         }
         let rowsum = self.wt().chunks(h).map(simd::sum).collect();
-        Some(FlipTable { e, rowsum, every })
+        Some(FlipTable { e, rowsum, every, max_abs })
     }
 
     /// a = c + Wx of rows r0..r0 + nr (nr ≤ [`TILE_ROWS`]) into `pre` (TILE_ROWS × H): one 8-row
@@ -96,7 +98,8 @@ impl Rbm {
     }
 
     /// ΔE from the flip table at s flips per row: all d (`idx` = None, s = d, row-major n × d) or
-    /// the listed ones (`idx`, n × s). Per task of [`FLIP_ROWS`] rows, σ(±a) once per row, then
+    /// the listed ones (`idx`, n × s). Per task of [`FLIP_ROWS`] rows, σ(±a) once per row (and the
+    /// additive form's u, v and C, see [`FlipScratch::prepare`]), then
     /// block by block of flips, ΔEᵢ = −bᵢ − ln Πⱼ (σ̄ⱼ + σⱼ·e^{Wᵢⱼ}) for xᵢ = 0 and
     /// ΔEᵢ = bᵢ − ln Πⱼ (σⱼ + σ̄ⱼ·e^{Wᵢⱼ}) + Sᵢ for xᵢ = 1 (σ = σ(a), σ̄ = σ(−a)).
     /// O(n·(popcount + s)·H) multiply-adds and n·s logs; no transcendental per term.
@@ -109,7 +112,7 @@ impl Rbm {
             |sc, (task, o)| {
                 let r0 = task * FLIP_ROWS;
                 let nr = o.len() / s;
-                sc.prepare(self, x, r0, nr);
+                sc.prepare(self, x, r0, nr, table.max_abs);
                 for j0 in (0..s).step_by(block) {
                     let j1 = (j0 + block).min(s);
                     for k in 0..nr {
@@ -135,6 +138,13 @@ struct FlipScratch {
     /// σ(a) and σ(−a) of the task's rows, aligned rows when 16 | H.
     sig: AlignedVec,
     sbar: AlignedVec,
+    /// The additive form per row (see [`simd::log_add_products`]): u = σ̄/σ and v = σ/σ̄, C = Σ ln σ
+    /// and Σ ln σ̄, and the factors between renormalizations (`None`: that sign takes the
+    /// multiply-add form, u or v would leave the f32 range).
+    u: AlignedVec,
+    v: AlignedVec,
+    c: [[f64; 2]; FLIP_ROWS],
+    every: [[Option<usize>; 2]; FLIP_ROWS],
     /// Flips from 0 and from 1 of the current block, where their ΔE go, and their log-products.
     from0: Vec<u32>,
     from1: Vec<u32>,
@@ -151,6 +161,10 @@ impl FlipScratch {
             xf: vec![0.0; TILE_ROWS * d],
             sig: AlignedVec::zeros(FLIP_ROWS * h),
             sbar: AlignedVec::zeros(FLIP_ROWS * h),
+            u: AlignedVec::zeros(FLIP_ROWS * h),
+            v: AlignedVec::zeros(FLIP_ROWS * h),
+            c: [[0.0; 2]; FLIP_ROWS],
+            every: [[None; 2]; FLIP_ROWS],
             from0: Vec::with_capacity(block),
             from1: Vec::with_capacity(block),
             pos0: Vec::with_capacity(block),
@@ -160,13 +174,32 @@ impl FlipScratch {
         }
     }
 
-    /// The task's rows r0..r0 + nr: a = c + Wx into `pre` (see [`Rbm::preact_rows`]), then σ(±a).
-    fn prepare(&mut self, m: &Rbm, x: &BitBatch, r0: usize, nr: usize) {
+    /// The task's rows r0..r0 + nr: a = c + Wx into `pre` (see [`Rbm::preact_rows`]), then σ(±a)
+    /// and the additive form: u = σ̄/σ (= e^{−a}), v = σ/σ̄, C = Σ ln σ, Σ ln σ̄ (f64). Its factors
+    /// uⱼ + Eᵢⱼ lie in [e^{−B}, 2e^{B}], B = max(max|W|, max(−a)) (v: max a), so a lane is
+    /// renormalized every ⌊80/(B + ln 4)⌋ factors, and a sign with B > 78 keeps the multiply-add form.
+    fn prepare(&mut self, m: &Rbm, x: &BitBatch, r0: usize, nr: usize, max_abs_w: f32) {
         let h = m.h;
         m.preact_rows(x, r0, nr, &mut self.pre, &mut self.xf);
         for k in 0..nr {
-            let a = &self.pre[k * h..(k + 1) * h];
-            simd::sigmoid_pair_into(&mut self.sig[k * h..(k + 1) * h], &mut self.sbar[k * h..(k + 1) * h], a);
+            let rows = k * h..(k + 1) * h;
+            let a = &self.pre[rows.clone()];
+            let (sig, sbar) = (&mut self.sig[rows.clone()], &mut self.sbar[rows.clone()]);
+            simd::sigmoid_pair_into(sig, sbar, a);
+            for ((u, v), (&s, &b)) in
+                self.u[rows.clone()].iter_mut().zip(&mut self.v[rows.clone()]).zip(sig.iter().zip(&*sbar))
+            {
+                *u = b / s;
+                *v = s / b;
+            }
+            let (lo, hi) = a.iter().fold((0f32, 0f32), |(lo, hi), &z| (lo.min(z), hi.max(z)));
+            for (side, (bound, q)) in [(-lo, &*sig), (hi, &*sbar)].into_iter().enumerate() {
+                let b = bound.max(max_abs_w);
+                // NaN bounds fail the comparison and keep the multiply-add form.
+                self.every[k][side] =
+                    if b <= 78.0 { Some(((80.0 / (b + std::f32::consts::LN_2 * 2.0)) as usize).max(1)) } else { None };
+                self.c[k][side] = if self.every[k][side].is_some() { ln_product(q) } else { 0.0 };
+            }
         }
     }
 
@@ -221,10 +254,19 @@ impl FlipScratch {
     /// them), then ΔE = ∓b − L (+ Sᵢ from 1) into `out` at their positions.
     fn evaluate(&mut self, m: &Rbm, t: &FlipTable, k: usize, out: &mut [f32]) {
         let h = m.h;
-        let (sig, sbar) = (&self.sig[k * h..(k + 1) * h], &self.sbar[k * h..(k + 1) * h]);
+        let row = k * h..(k + 1) * h;
+        let (sig, sbar) = (&self.sig[row.clone()], &self.sbar[row.clone()]);
         let (n0, n1) = (self.from0.len(), self.from1.len());
-        simd::log_mix_products(&mut self.out0[..n0], sig, sbar, &t.e, &self.from0, t.every);
-        simd::log_mix_products(&mut self.out1[..n1], sbar, sig, &t.e, &self.from1, t.every);
+        match self.every[k][0] {
+            Some(ev) => {
+                simd::log_add_products(&mut self.out0[..n0], &self.u[row.clone()], &t.e, &self.from0, ev, self.c[k][0])
+            }
+            None => simd::log_mix_products(&mut self.out0[..n0], sig, sbar, &t.e, &self.from0, t.every),
+        }
+        match self.every[k][1] {
+            Some(ev) => simd::log_add_products(&mut self.out1[..n1], &self.v[row], &t.e, &self.from1, ev, self.c[k][1]),
+            None => simd::log_mix_products(&mut self.out1[..n1], sbar, sig, &t.e, &self.from1, t.every),
+        }
         let b = m.b();
         for ((&i, &p), &l) in self.from0.iter().zip(&self.pos0).zip(&self.out0) {
             out[p as usize] = -b[i as usize] - l;
@@ -233,4 +275,19 @@ impl FlipScratch {
             out[p as usize] = b[i as usize] - l + t.rowsum[i as usize];
         }
     }
+}
+
+/// Σⱼ ln qⱼ in f64 for qⱼ ∈ [e^{−80}, 1]: the product in f64, its exponent taken out every 8
+/// factors (so it stays normal), then one ln.
+fn ln_product(q: &[f32]) -> f64 {
+    let (mut p, mut e) = (1f64, 0i64);
+    for c in q.chunks(8) {
+        for &v in c {
+            p *= v as f64;
+        }
+        let bits = p.to_bits();
+        e += ((bits >> 52) & 0x7ff) as i64 - 1023;
+        p = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    }
+    p.ln() + e as f64 * std::f64::consts::LN_2
 }
