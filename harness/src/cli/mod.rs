@@ -25,10 +25,10 @@ pub struct Global {
     /// Kernel instruction set: scalar, avx2, avx512 or auto.
     #[arg(long, global = true, default_value = "auto")]
     pub isa: String,
-    /// MLP flipped-row products: f32, or bf16 (differences from the base row in 16 bits,
-    /// AVX512-BF16 only: bf16 on AMX tiles where the CPU has them and `RMBENCH_AMX` is not 0, else
-    /// fp16 on AVX512-FP16 CPUs unless `RMBENCH_FP16` is 0, else bf16 `vdpbf16ps`; recorded as
-    /// `+amx-bf16`, `+fp16` or `+bf16` on the ISA column).
+    /// MLP flipped-row products: f32, or bf16 (differences from the base row in 16 bits: bf16 on
+    /// AMX tiles where the CPU has them and `RMBENCH_AMX` is not 0, else fp16 on AVX512-FP16 CPUs
+    /// unless `RMBENCH_FP16` is 0, else bf16 `vdpbf16ps` on AVX512-BF16, else int16 fixed point
+    /// `vpmaddwd` on AVX2; recorded as `+amx-bf16`, `+fp16`, `+bf16` or `+i16` on the ISA column).
     #[arg(long, global = true, default_value = "f32", value_parser = ["f32", "bf16"])]
     pub precision: String,
 }
