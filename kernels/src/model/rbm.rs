@@ -404,6 +404,32 @@ mod tests {
         }
     }
 
+    /// Few row tiles split their flips into parts on separate tasks (more with more threads):
+    /// the same bits with 1 and 4 threads, and the f64 reference, for d = 1100 (6 blocks of 204
+    /// flips at H = 40) and n = 1, 9 (one tile, a full tile and one row).
+    #[test]
+    fn all_flip_delta_split_into_parts_matches_one_task() {
+        let m = model(1100, 40, 3);
+        for n in [1usize, 9] {
+            let x = patterns(n, 1100, 8).remove(0).1;
+            let run = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut out = vec![0f32; n * 1100];
+                pool.install(|| m.delta_all(&x, &mut out));
+                out
+            };
+            let (one, four) = (run(1), run(4));
+            assert!(one.iter().zip(&four).all(|(a, b)| a.to_bits() == b.to_bits()), "n={n}: bits differ");
+            crate::testing::assert_close(
+                &format!("n={n}"),
+                &four,
+                &crate::reference::delta_all(&m, &x),
+                TOL.rel,
+                TOL.abs,
+            );
+        }
+    }
+
     #[test]
     fn delta_matches_brute_force_reevaluation() {
         let (d, h) = (45, 12);

@@ -99,7 +99,7 @@ impl Rbm {
 
     /// ΔE from the flip table at s flips per row: all d (`idx` = None, s = d, row-major n × d) or
     /// the listed ones (`idx`, n × s). Per task of [`FLIP_ROWS`] rows, σ(±a) once per row (and the
-    /// additive form's u, v and C, see [`FlipScratch::prepare`]), then
+    /// additive form's u, v and C, see [`TileRows::prepare`]), then
     /// block by block of flips, ΔEᵢ = −bᵢ − ln Πⱼ (σ̄ⱼ + σⱼ·e^{Wᵢⱼ}) for xᵢ = 0 and
     /// ΔEᵢ = bᵢ − ln Πⱼ (σⱼ + σ̄ⱼ·e^{Wᵢⱼ}) + Sᵢ for xᵢ = 1 (σ = σ(a), σ̄ = σ(−a)).
     /// O(n·(popcount + s)·H) multiply-adds and n·s logs; no transcendental per term.
@@ -107,31 +107,52 @@ impl Rbm {
         let (d, h, n) = (self.d, self.h, x.n());
         let s = idx.map_or(d, |v| v.len() / n);
         let block = (FLIP_BLOCK_ENTRIES / h).clamp(1, s.max(1));
+        // Few row tiles (large d, small n): each tile's flips also split into parts (whole blocks)
+        // on separate tasks, so that no thread waits on one long tile.
+        let blocks = s.div_ceil(block);
+        let parts = (4 * rayon::current_num_threads()).div_ceil(n.div_ceil(FLIP_ROWS)).clamp(1, blocks);
+        let per = blocks.div_ceil(parts) * block;
+        // Flips j0.. of the tile's rows (`outs[k]`: row k's ΔE from flip j0 on), block by block.
+        let run = |rows: &TileRows, lists: &mut FlipLists, r0: usize, j0: usize, outs: &mut [&mut [f32]]| {
+            let len = outs.first().map_or(0, |o| o.len());
+            for b0 in (0..len).step_by(block) {
+                let b1 = (b0 + block).min(len);
+                for (k, o) in outs.iter_mut().enumerate() {
+                    let r = r0 + k;
+                    match idx {
+                        Some(v) => lists.split_list(x.row(r), &v[r * s + j0 + b0..r * s + j0 + b1]),
+                        None => lists.split_range(x.row(r), j0 + b0..j0 + b1),
+                    }
+                    lists.evaluate(rows, self, table, k, &mut o[b0..b1]);
+                }
+            }
+        };
         out.par_chunks_mut(FLIP_ROWS * s).enumerate().for_each_init(
-            || FlipScratch::new(d, h, block),
-            |sc, (task, o)| {
+            || (TileRows::new(d, h), FlipLists::new(block)),
+            |(rows, lists), (task, o)| {
                 let r0 = task * FLIP_ROWS;
-                let nr = o.len() / s;
-                sc.prepare(self, x, r0, nr, table.max_abs);
-                for j0 in (0..s).step_by(block) {
-                    let j1 = (j0 + block).min(s);
-                    for k in 0..nr {
-                        let r = r0 + k;
-                        let ok = &mut o[k * s + j0..k * s + j1];
-                        match idx {
-                            Some(v) => sc.split_list(x.row(r), &v[r * s + j0..r * s + j1]),
-                            None => sc.split_range(x.row(r), j0..j1),
-                        }
-                        sc.evaluate(self, table, k, ok);
+                rows.prepare(self, x, r0, o.len() / s, table.max_abs);
+                if parts == 1 {
+                    return run(rows, lists, r0, 0, &mut o.chunks_mut(s).collect::<Vec<_>>());
+                }
+                let mut by_part: Vec<Vec<&mut [f32]>> = (0..parts).map(|_| Vec::new()).collect();
+                for row in o.chunks_mut(s) {
+                    for (part, piece) in row.chunks_mut(per).enumerate() {
+                        by_part[part].push(piece);
                     }
                 }
+                let rows = &*rows;
+                by_part.into_par_iter().enumerate().for_each_init(
+                    || FlipLists::new(block),
+                    |lists, (part, mut outs)| run(rows, lists, r0, part * per, &mut outs),
+                );
             },
         );
     }
 }
 
-/// Per-task buffers of the tabulated flips.
-struct FlipScratch {
+/// A task's rows, prepared once for all their flips.
+struct TileRows {
     /// Pre-activations of the task's rows (TILE_ROWS × H) and the rows as 0/1 floats (d × TILE_ROWS).
     pre: Vec<f32>,
     xf: Vec<f32>,
@@ -145,7 +166,11 @@ struct FlipScratch {
     v: AlignedVec,
     c: [[f64; 2]; FLIP_ROWS],
     every: [[Option<usize>; 2]; FLIP_ROWS],
-    /// Flips from 0 and from 1 of the current block, where their ΔE go, and their log-products.
+}
+
+/// The flips of one block of one row: from 0 and from 1, where their ΔE go, and their
+/// log-products.
+struct FlipLists {
     from0: Vec<u32>,
     from1: Vec<u32>,
     pos0: Vec<u32>,
@@ -154,9 +179,9 @@ struct FlipScratch {
     out1: Vec<f32>,
 }
 
-impl FlipScratch {
-    fn new(d: usize, h: usize, block: usize) -> Self {
-        FlipScratch {
+impl TileRows {
+    fn new(d: usize, h: usize) -> Self {
+        TileRows {
             pre: vec![0.0; TILE_ROWS * h],
             xf: vec![0.0; TILE_ROWS * d],
             sig: AlignedVec::zeros(FLIP_ROWS * h),
@@ -165,12 +190,6 @@ impl FlipScratch {
             v: AlignedVec::zeros(FLIP_ROWS * h),
             c: [[0.0; 2]; FLIP_ROWS],
             every: [[None; 2]; FLIP_ROWS],
-            from0: Vec::with_capacity(block),
-            from1: Vec::with_capacity(block),
-            pos0: Vec::with_capacity(block),
-            pos1: Vec::with_capacity(block),
-            out0: vec![0.0; block],
-            out1: vec![0.0; block],
         }
     }
 
@@ -200,6 +219,19 @@ impl FlipScratch {
                     if b <= 78.0 { Some(((80.0 / (b + std::f32::consts::LN_2 * 2.0)) as usize).max(1)) } else { None };
                 self.c[k][side] = if self.every[k][side].is_some() { ln_product(q) } else { 0.0 };
             }
+        }
+    }
+}
+
+impl FlipLists {
+    fn new(block: usize) -> Self {
+        FlipLists {
+            from0: Vec::with_capacity(block),
+            from1: Vec::with_capacity(block),
+            pos0: Vec::with_capacity(block),
+            pos1: Vec::with_capacity(block),
+            out0: vec![0.0; block],
+            out1: vec![0.0; block],
         }
     }
 
@@ -252,19 +284,19 @@ impl FlipScratch {
 
     /// The split flips' log-products for the task's row `k` (at most this scratch's block of
     /// them), then ΔE = ∓b − L (+ Sᵢ from 1) into `out` at their positions.
-    fn evaluate(&mut self, m: &Rbm, t: &FlipTable, k: usize, out: &mut [f32]) {
+    fn evaluate(&mut self, rows: &TileRows, m: &Rbm, t: &FlipTable, k: usize, out: &mut [f32]) {
         let h = m.h;
         let row = k * h..(k + 1) * h;
-        let (sig, sbar) = (&self.sig[row.clone()], &self.sbar[row.clone()]);
+        let (sig, sbar) = (&rows.sig[row.clone()], &rows.sbar[row.clone()]);
         let (n0, n1) = (self.from0.len(), self.from1.len());
-        match self.every[k][0] {
+        match rows.every[k][0] {
             Some(ev) => {
-                simd::log_add_products(&mut self.out0[..n0], &self.u[row.clone()], &t.e, &self.from0, ev, self.c[k][0])
+                simd::log_add_products(&mut self.out0[..n0], &rows.u[row.clone()], &t.e, &self.from0, ev, rows.c[k][0])
             }
             None => simd::log_mix_products(&mut self.out0[..n0], sig, sbar, &t.e, &self.from0, t.every),
         }
-        match self.every[k][1] {
-            Some(ev) => simd::log_add_products(&mut self.out1[..n1], &self.v[row], &t.e, &self.from1, ev, self.c[k][1]),
+        match rows.every[k][1] {
+            Some(ev) => simd::log_add_products(&mut self.out1[..n1], &rows.v[row], &t.e, &self.from1, ev, rows.c[k][1]),
             None => simd::log_mix_products(&mut self.out1[..n1], sbar, sig, &t.e, &self.from1, t.every),
         }
         let b = m.b();
