@@ -20,6 +20,9 @@ use flips::FlipTable;
 /// Rows per parallel chunk of the parameter gradient (fixed, so sums are deterministic).
 const GRAD_CHUNK: usize = 16;
 
+/// Table and gradient entries per flip block of the parameter gradient (64 KiB of each).
+const GRAD_BLOCK_ENTRIES: usize = 16 * 1024;
+
 /// Binary RBM free energy over d visible and H hidden units: `W` [H, d], `b` [d], `c` [H].
 #[derive(Clone, Debug)]
 pub struct Rbm {
@@ -285,45 +288,61 @@ impl EnergyModel for Rbm {
         // at the end; smaller batches scatter D into the rows of their set bits.
         let base_gemm = n >= 32;
         let mut dmat = vec![0f32; n * h];
+        // Flips per block: every row of the chunk takes its flips of one block before the next
+        // block, so that with all flips listed (exact RM) the block's table rows and gradient
+        // rows (2·H floats per flip) are reused from L2 by the chunk's 16 rows instead of
+        // streaming all d of them per row.
+        let fb = (GRAD_BLOCK_ENTRIES / h.max(1)).clamp(1, s.max(1));
         let chunk = |ch: usize, g: &mut [f32], dm: &mut [f32]| {
             let (gw, rest) = g.split_at_mut(d * h);
             let (gb, gc) = rest.split_at_mut(d);
+            let r0 = ch * GRAD_CHUNK;
+            let nr = dm.len() / h;
             let (mut pre, mut xf) = (vec![0f32; TILE_ROWS * h], vec![0f32; TILE_ROWS * d]);
-            let (mut sig, mut sbar) = (AlignedVec::zeros(h), AlignedVec::zeros(h));
-            for (r, dsum) in (ch * GRAD_CHUNK..n).zip(dm.chunks_exact_mut(h)) {
-                let row = x.row(r);
-                let k = (r - ch * GRAD_CHUNK) % TILE_ROWS;
-                if k == 0 {
-                    let nr = TILE_ROWS.min(n - r).min(GRAD_CHUNK - (r - ch * GRAD_CHUNK));
-                    self.preact_rows(x, r, nr, &mut pre, &mut xf);
+            let mut acts = vec![0f32; nr * h];
+            let (mut sig, mut sbar) = (AlignedVec::zeros(nr * h), AlignedVec::zeros(nr * h));
+            for (k, dsum) in dm.chunks_exact_mut(h).enumerate() {
+                if k % TILE_ROWS == 0 {
+                    self.preact_rows(x, r0 + k, TILE_ROWS.min(nr - k), &mut pre, &mut xf);
                 }
-                let a = &pre[k * h..(k + 1) * h];
-                let wb = w_base[r];
-                let wsum = wb + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
-                simd::sigmoid_pair_into(&mut sig, &mut sbar, a);
-                for (ds, &sj) in dsum.iter_mut().zip(sig.iter()) {
+                let rk = k * h..(k + 1) * h;
+                acts[rk.clone()].copy_from_slice(&pre[k % TILE_ROWS * h..][..h]);
+                simd::sigmoid_pair_into(&mut sig[rk.clone()], &mut sbar[rk.clone()], &acts[rk.clone()]);
+                let wb = w_base[r0 + k];
+                for (ds, &sj) in dsum.iter_mut().zip(&sig[rk]) {
                     *ds = wb * sj;
                 }
-                for j in 0..s {
-                    let (i, w) = (idx[r * s + j] as usize, w_flip[r * s + j]);
-                    if w == 0.0 {
-                        continue;
-                    }
-                    let t = 1.0 - 2.0 * bit(row, i) as f32;
-                    let gwi = &mut gw[i * h..(i + 1) * h];
-                    if let Some(tab) = &table {
-                        let e = &tab.e[i * h..(i + 1) * h];
-                        simd::flip_sigmoid_accumulate(dsum, gwi, &sig, &sbar, e, w, t < 0.0);
-                    } else {
-                        let wi = &self.wt()[i * h..(i + 1) * h];
-                        for k in 0..h {
-                            let sg = w * math::sigmoid(a[k] + t * wi[k]);
-                            dsum[k] += sg;
-                            gwi[k] -= t * sg;
+            }
+            for j0 in (0..s).step_by(fb) {
+                for (k, dsum) in dm.chunks_exact_mut(h).enumerate() {
+                    let (r, rk) = (r0 + k, k * h..(k + 1) * h);
+                    let (row, a, sig, sbar) = (x.row(r0 + k), &acts[rk.clone()], &sig[rk.clone()], &sbar[rk]);
+                    for j in j0..(j0 + fb).min(s) {
+                        let (i, w) = (idx[r * s + j] as usize, w_flip[r * s + j]);
+                        if w == 0.0 {
+                            continue;
                         }
+                        let t = 1.0 - 2.0 * bit(row, i) as f32;
+                        let gwi = &mut gw[i * h..(i + 1) * h];
+                        if let Some(tab) = &table {
+                            let e = &tab.e[i * h..(i + 1) * h];
+                            simd::flip_sigmoid_accumulate(dsum, gwi, sig, sbar, e, w, t < 0.0);
+                        } else {
+                            let wi = &self.wt()[i * h..(i + 1) * h];
+                            for k in 0..h {
+                                let sg = w * math::sigmoid(a[k] + t * wi[k]);
+                                dsum[k] += sg;
+                                gwi[k] -= t * sg;
+                            }
+                        }
+                        gb[i] -= t * w;
                     }
-                    gb[i] -= t * w;
                 }
+            }
+            for (k, dsum) in dm.chunks_exact_mut(h).enumerate() {
+                let r = r0 + k;
+                let row = x.row(r);
+                let wsum = w_base[r] + w_flip[r * s..(r + 1) * s].iter().sum::<f32>();
                 for (gck, &dk) in gc.iter_mut().zip(dsum.iter()) {
                     *gck -= dk;
                 }
