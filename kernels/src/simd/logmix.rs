@@ -12,7 +12,7 @@
 use super::{detected, isa, math, Isa};
 
 /// ln 2 in f32.
-pub(super) const LN2: f32 = std::f32::consts::LN_2;
+const LN2: f32 = std::f32::consts::LN_2;
 
 /// Splits each positive normal pₗ into mantissa [1, 2) (kept) and binary exponent (added to eₗ).
 #[inline(always)]
