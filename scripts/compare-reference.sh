@@ -7,8 +7,8 @@
 #
 # Usage: scripts/compare-reference.sh [--install] [OUT_DIR]   (default OUT_DIR: results/reference)
 # Env: DIMS="32 64 …", OBJECTIVES="rm ggis-basic ggis-advanced", THREADS=2, ROUNDS=3, STEPS=5,
-#      PRECISION=f32|bf16 (rmbench's --precision; bf16 needs AVX512-BF16 and uses AMX tiles where present,
-#      fp16 halves on AVX512-FP16 CPUs without AMX),
+#      PRECISION=f32|bf16 (rmbench's --precision; bf16 uses AMX tiles where present, fp16 halves on
+#      AVX512-FP16 CPUs without AMX, vdpbf16ps on AVX512-BF16, int16 vpmaddwd on AVX2 CPUs),
 #      RMBENCH_VENV (default .venv-reference), TORCH_VERSION (default 2.15.0),
 #      RMBENCH_BIN (an rmbench binary to time instead of building this checkout's; copy it out of
 #      target/ first so a rebuild during the run cannot change it).
