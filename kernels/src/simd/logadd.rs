@@ -95,6 +95,7 @@ fn run(isa: Isa, out: &mut [f32], u: &[f32], table: &[f32], rows: &[u32], every:
 #[cfg(target_arch = "x86_64")]
 mod x256 {
     use super::{finish, GROUP};
+    use crate::simd::logmix::group_passes;
     use crate::simd::logmix::x256::{reduce, renormalize};
     use std::arch::x86_64::*;
 
@@ -159,24 +160,18 @@ mod x256 {
         c: f64,
     ) {
         let h = u.len();
-        let row = |r: u32| &table[r as usize * h..(r as usize + 1) * h];
         for (og, rg) in out.chunks_mut(GROUP).zip(rows.chunks(GROUP)) {
             let (mut m, mut e) = ([0f32; GROUP], [0i32; GROUP]);
-            let mut k = 0;
-            // SAFETY: the caller checked the ISA; row() slices are bounds-checked, of length H.
-            unsafe {
-                while k + 4 <= rg.len() {
-                    let v = flips::<4>(u, [row(rg[k]), row(rg[k + 1]), row(rg[k + 2]), row(rg[k + 3])], every);
-                    for (j, &(mj, ej)) in v.iter().enumerate() {
-                        (m[k + j], e[k + j]) = (mj, ej);
-                    }
-                    k += 4;
-                }
-                while k < rg.len() {
-                    (m[k], e[k]) = flips::<1>(u, [row(rg[k])], every)[0];
-                    k += 1;
-                }
-            }
+            // SAFETY (both passes): the caller checked the ISA; the rows are of length H.
+            group_passes(
+                &mut m,
+                &mut e,
+                table,
+                h,
+                rg,
+                |t| unsafe { flips::<4>(u, t, every) },
+                |t| unsafe { flips::<1>(u, [t], every)[0] },
+            );
             finish(og, &m[..rg.len()], &e[..rg.len()], c);
         }
     }

@@ -133,6 +133,34 @@ fn log_mix_run(isa: Isa, out: &mut [f32], sig: &[f32], sbar: &[f32], table: &[f3
     }
 }
 
+/// One group's (m, E) per listed table row (H floats each): four flips per pass (`four`), then
+/// the rest one by one (`one`). The per-ISA drivers of both flip-product forms run their passes
+/// through it.
+#[inline(always)]
+pub(super) fn group_passes(
+    m: &mut [f32],
+    e: &mut [i32],
+    table: &[f32],
+    h: usize,
+    rows: &[u32],
+    mut four: impl FnMut([&[f32]; 4]) -> [(f32, i32); 4],
+    mut one: impl FnMut(&[f32]) -> (f32, i32),
+) {
+    let row = |r: u32| &table[r as usize * h..(r as usize + 1) * h];
+    let mut quads = rows.chunks_exact(4);
+    let mut k = 0;
+    for q in &mut quads {
+        for (j, (mj, ej)) in four([row(q[0]), row(q[1]), row(q[2]), row(q[3])]).into_iter().enumerate() {
+            (m[k + j], e[k + j]) = (mj, ej);
+        }
+        k += 4;
+    }
+    for &r in quads.remainder() {
+        (m[k], e[k]) = one(row(r));
+        k += 1;
+    }
+}
+
 /// The per-ISA driver of [`log_mix_products`]: groups of [`GROUP`] flips, four flips per pass of
 /// the module's `flips::<N>` (four independent product chains hide the multiply latency), then the
 /// group's logs.
@@ -150,25 +178,18 @@ macro_rules! flip_driver {
             every: usize,
         ) {
             let h = sig.len();
-            let row = |r: u32| &table[r as usize * h..(r as usize + 1) * h];
             for (og, rg) in out.chunks_mut(GROUP).zip(rows.chunks(GROUP)) {
                 let (mut m, mut e) = ([0f32; GROUP], [0i32; GROUP]);
-                let mut k = 0;
-                // SAFETY: the caller checked the ISA; row() slices are bounds-checked, of length H.
-                unsafe {
-                    while k + 4 <= rg.len() {
-                        let v =
-                            flips::<4>(sig, sbar, [row(rg[k]), row(rg[k + 1]), row(rg[k + 2]), row(rg[k + 3])], every);
-                        for (j, &(mj, ej)) in v.iter().enumerate() {
-                            (m[k + j], e[k + j]) = (mj, ej);
-                        }
-                        k += 4;
-                    }
-                    while k < rg.len() {
-                        (m[k], e[k]) = flips::<1>(sig, sbar, [row(rg[k])], every)[0];
-                        k += 1;
-                    }
-                }
+                // SAFETY (both passes): the caller checked the ISA; the rows are of length H.
+                super::group_passes(
+                    &mut m,
+                    &mut e,
+                    table,
+                    h,
+                    rg,
+                    |t| unsafe { flips::<4>(sig, sbar, t, every) },
+                    |t| unsafe { flips::<1>(sig, sbar, [t], every)[0] },
+                );
                 finish(og, &m, &e);
             }
         }
