@@ -137,19 +137,37 @@ const STEP_ROWS: usize = 128;
 /// Rows and columns per block of the symmetrization in `params_changed` (two 16 KiB blocks).
 const SYM: usize = 64;
 
-/// Whether nr rows with `ones` set bits over `bits` columns are dense enough (≥ 30% ones, at least 4 rows)
-/// for an 8-row tile, which does a multiply-add per bit, to beat a gather per row, which adds per
-/// set bit (the tile reads J once, the gathers once per row): measured crossover ≈ 27–32% at
-/// d = 256 and 1024 on Zen 5. Only the AVX-512 tile shares J's rows; the other ISAs' tile is the
-/// gather itself, so they always gather.
-fn dense_enough(ones: usize, nr: usize, bits: usize) -> bool {
-    nr >= 4 && simd::isa() == simd::Isa::Avx512 && 10 * ones >= 3 * nr * bits
+/// Percent of ones from which 8 rows take the 8-row tile, which does a multiply-add per bit,
+/// rather than a gather per row, which adds per set bit (the tile reads J once, the gathers once
+/// per row): measured crossover ≈ 27–32% at d = 256 and 1024 on Zen 5, where the tile runs at
+/// two 512-bit FMAs per cycle.
+const TILE_PERCENT: usize = 30;
+
+/// [`TILE_PERCENT`] for the L1-blocked gather of [`Quadratic::fields_blocked`] on a CPU whose
+/// 512-bit FMAs run at half rate (Zen 4, [`simd::half_rate_zmm`]): there the tile's FMAs cost as
+/// much as a gather's L1 loads at density ½. Measured crossover (Zen 4, n = 128, `delta_all`):
+/// d = 1024 at 60% ones 2.0 ms gather vs 2.3 tile, at 70% 2.4 vs 2.2; d = 4096 at 50% 26 vs 33
+/// ms, at 70% 38 vs 35.
+const TILE_PERCENT_HALF_RATE: usize = 65;
+
+/// Whether nr rows with `ones` set bits over `bits` columns are dense enough (≥ `percent`% ones,
+/// at least 4 rows) for the 8-row tile. Only the AVX-512 tile shares J's rows; the other ISAs'
+/// tile is the gather itself, so they always gather.
+fn dense_enough(ones: usize, nr: usize, bits: usize, percent: usize) -> bool {
+    nr >= 4 && simd::isa() == simd::Isa::Avx512 && 100 * ones >= percent * nr * bits
+}
+
+/// Whether rows r0..r0 + nr over `words` take the 8-row tile ([`dense_enough`]).
+fn tile_pays(x: &BitBatch, (r0, nr): (usize, usize), words: std::ops::Range<usize>, percent: usize) -> bool {
+    let bits = (64 * words.end).min(x.d()) - 64 * words.start;
+    let ones: usize = (r0..r0 + nr).map(|r| simd::popcount(&x.row(r)[words.clone()]) as usize).sum();
+    dense_enough(ones, nr, bits, percent)
 }
 
 /// out[k, :] += Σ_{set j} T[j, :] over the bits in `words` of rows r0 + k, k < nr (out: TILE_ROWS
 /// × width; T row-major, `width` floats per row, j counted from the first bit of `words`): one
-/// 8-row tile when [`dense_enough`], else a gather per row. Ascending j either way, so the same
-/// bits. `xf`: ≥ 8 floats per bit.
+/// 8-row tile ([`add_tile`]) when [`dense_enough`], else a gather per row. Ascending j either way,
+/// so the same bits. `xf`: ≥ 8 floats per bit.
 fn add_set_rows(
     x: &BitBatch,
     (r0, nr): (usize, usize),
@@ -159,20 +177,87 @@ fn add_set_rows(
     out: &mut [f32],
 ) {
     let bits = (64 * words.end).min(x.d()) - 64 * words.start;
-    let ones: usize = (r0..r0 + nr).map(|r| simd::popcount(&x.row(r)[words.clone()]) as usize).sum();
     let t = &table[..bits * width];
-    if !dense_enough(ones, nr, bits) {
+    if !tile_pays(x, (r0, nr), words.clone(), TILE_PERCENT) {
         for (k, o) in out.chunks_mut(width).take(nr).enumerate() {
             simd::gather_add_strided(&x.row(r0 + k)[words.clone()], t, width, width, o);
         }
         return;
     }
-    let xf = &mut xf[..bits * TILE_ROWS];
+    add_tile(x, (r0, nr), words, t, xf, out);
+}
+
+/// The 8-row tile: out[k, :] += Σ_j xₖⱼ·T[j, :] with x ∈ {0, 1} as floats in `xf`
+/// ([`simd::gather_add_tile`]; T: one row per bit of `words`, out: TILE_ROWS × width).
+fn add_tile(
+    x: &BitBatch,
+    (r0, nr): (usize, usize),
+    words: std::ops::Range<usize>,
+    t: &[f32],
+    xf: &mut [f32],
+    out: &mut [f32],
+) {
+    let width = out.len() / TILE_ROWS;
+    let xf = &mut xf[..t.len() / width * TILE_ROWS];
     xf.fill(0.0);
     for k in 0..nr {
         for_each_one(&x.row(r0 + k)[words.clone()], |i| xf[i * TILE_ROWS + k] = 1.0);
     }
     simd::gather_add_tile(out, xf, t, width);
+}
+
+/// Columns of one L1 block of [`gather_l1_blocked`]: the AVX-512 gather's 8-register block. With
+/// the 64 rows of one bit word, 32 KiB (d = 4096, n = 16 `delta_all`, Zen 4, with the spread
+/// prefetch: 3.6–3.9 ms at 64 rows, 5.9–6.1 at 32).
+const L1_COLS: usize = 128;
+
+/// The next rows of a strip, requested into L2 a piece at a time, spread evenly over `units` units
+/// of the current step's work: all at once the requests overflowed the miss queue (d = 4096,
+/// n = 16 `delta_all`, Zen 4: 6.3–6.7 ms without a prefetch, 5.4–5.6 with one burst per L1
+/// block, 3.6–3.9 spread over the per-row gathers).
+struct Ahead<'a>(std::slice::Chunks<'a, f32>);
+
+impl<'a> Ahead<'a> {
+    fn new(next: &'a [f32], units: usize) -> Self {
+        Ahead(next.chunks(next.len().div_ceil(units.max(1)).max(16)))
+    }
+
+    /// Requests the pieces of `units` units of work.
+    fn advance(&mut self, units: usize) {
+        for piece in self.0.by_ref().take(units) {
+            simd::prefetch_l2(piece);
+        }
+    }
+}
+
+/// out[k, :] += Σ_{set j} T[j, :] for the rows of every tile in `tiles` ((slot, r0, nr): out holds
+/// one TILE_ROWS × width block per slot; T: the rows of J from bit 64·w0 on, one per bit of
+/// `words`, `width` floats each), in blocks of one bit word (64 rows of T) × [`L1_COLS`] columns
+/// that every row reuses from L1 (a gather per row over the whole step reads T from L2 once per
+/// row). Per output element the same additions in ascending j as the unblocked gather, so the
+/// same bits. One unit of `ahead` per row and block.
+fn gather_l1_blocked(
+    x: &BitBatch,
+    tiles: &[(usize, usize, usize)],
+    words: std::ops::Range<usize>,
+    (table, width): (&[f32], usize),
+    ahead: &mut Ahead,
+    out: &mut [f32],
+) {
+    for w in words.clone() {
+        let t = &table[64 * (w - words.start) * width..];
+        for c in (0..width).step_by(L1_COLS) {
+            let cw = L1_COLS.min(width - c);
+            for &(slot, r0, nr) in tiles {
+                let blk = &mut out[slot * TILE_ROWS * width..];
+                for k in 0..nr {
+                    ahead.advance(1);
+                    let o = &mut blk[k * width + c..k * width + c + cw];
+                    simd::gather_add_strided(&x.row(r0 + k)[w..w + 1], &t[c..], width, cw, o);
+                }
+            }
+        }
+    }
 }
 
 /// Rows of J requested ahead of the strided copy into column strips: each row of a strip is a
@@ -243,14 +328,28 @@ impl Quadratic {
                 let ts = (g * per).min(tiles)..((g + 1) * per).min(tiles);
                 let mut buf = vec![0f32; ts.len() * TILE_ROWS * cw];
                 let mut xf = vec![0f32; TILE_ROWS * STEP_ROWS];
+                let mut sparse = Vec::with_capacity(ts.len());
+                let percent = if simd::half_rate_zmm() { TILE_PERCENT_HALF_RATE } else { TILE_PERCENT };
+                let blocks = cw.div_ceil(L1_COLS);
                 for j0 in (0..d).step_by(STEP_ROWS) {
                     let jw = STEP_ROWS.min(d - j0);
                     let words = j0 / 64..(j0 + jw).div_ceil(64);
-                    let table = &strip[j0 * cw..];
-                    for (t, bt) in ts.clone().zip(buf.chunks_mut(TILE_ROWS * cw)) {
-                        let rows = (t * TILE_ROWS, TILE_ROWS.min(n - t * TILE_ROWS));
-                        add_set_rows(x, rows, words.clone(), (table, cw), &mut xf, bt);
+                    let table = &strip[j0 * cw..(j0 + jw) * cw];
+                    let next = &strip[(j0 + jw) * cw..((j0 + jw + STEP_ROWS) * cw).min(strip.len())];
+                    let rows_in = |t: usize| TILE_ROWS.min(n - t * TILE_ROWS);
+                    let units = words.len() * blocks * ts.clone().map(rows_in).sum::<usize>();
+                    let mut ahead = Ahead::new(next, units);
+                    sparse.clear();
+                    for (slot, (t, bt)) in ts.clone().zip(buf.chunks_mut(TILE_ROWS * cw)).enumerate() {
+                        let rows = (t * TILE_ROWS, rows_in(t));
+                        if tile_pays(x, rows, words.clone(), percent) {
+                            ahead.advance(words.len() * blocks * rows.1);
+                            add_tile(x, rows, words.clone(), table, &mut xf, bt);
+                        } else {
+                            sparse.push((slot, rows.0, rows.1));
+                        }
                     }
+                    gather_l1_blocked(x, &sparse, words, (table, cw), &mut ahead, &mut buf);
                 }
                 (cb, ts.start, buf)
             })

@@ -87,6 +87,28 @@ pub fn detected() -> Isa {
     Isa::Scalar
 }
 
+/// Whether this CPU runs 512-bit FMAs at half the rate of its 256-bit ones in elements (AMD
+/// family 19h, Zen 4: each zmm operation is two 256-bit halves; Zen 5 and Intel's AVX-512 server
+/// cores run them at full width). Kernels whose best form differs by FMA rate choose with it.
+pub fn half_rate_zmm() -> bool {
+    static HALF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HALF.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::__cpuid;
+            // SAFETY: cpuid exists on every x86_64 CPU (a safe function since Rust 1.87, unsafe before).
+            #[allow(unused_unsafe)]
+            let (v, l1) = unsafe { (__cpuid(0), __cpuid(1)) };
+            let amd = (v.ebx, v.edx, v.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+            let base = (l1.eax >> 8) & 0xF;
+            let family = if base == 0xF { base + ((l1.eax >> 20) & 0xFF) } else { base };
+            amd && family == 0x19 && detected() == Isa::Avx512
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 /// The CPU's SIMD features relevant here, space-separated (for CSV rows).
 pub fn cpu_features() -> String {
     let mut f: Vec<&str> = Vec::new();
@@ -147,10 +169,21 @@ pub fn set_isa(want: Option<Isa>) -> Result<Isa, String> {
 /// otherwise wait one run at a time for memory.
 #[inline]
 pub fn prefetch(v: &[f32]) {
+    prefetch_lines::<3>(v) // _MM_HINT_T0: into L1
+}
+
+/// [`prefetch`] into L2 only: for data needed after the current L1 block.
+#[inline]
+pub fn prefetch_l2(v: &[f32]) {
+    prefetch_lines::<2>(v) // _MM_HINT_T1
+}
+
+#[inline]
+fn prefetch_lines<const HINT: i32>(v: &[f32]) {
     #[cfg(target_arch = "x86_64")]
     for line in v.chunks(16) {
         // SAFETY: prefetch never faults and reads nothing architecturally; the address is in `v`.
-        unsafe { std::arch::x86_64::_mm_prefetch(line.as_ptr().cast::<i8>(), std::arch::x86_64::_MM_HINT_T0) };
+        unsafe { std::arch::x86_64::_mm_prefetch::<HINT>(line.as_ptr().cast::<i8>()) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = v;
