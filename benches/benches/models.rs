@@ -100,11 +100,34 @@ fn mlp_dense_flops(c: &mut Criterion) {
     g.finish();
 }
 
+/// All-flip ΔE of the quadratic against the bit density of the batch (percent ones), n = 16 and
+/// 128 at d = 1024 and 4096: the density decides between the 8-row tile (a multiply-add per bit)
+/// and the gather (an add per set bit), so this group shows the crossover on the machine at hand.
+fn quadratic_density(c: &mut Criterion) {
+    if quick() {
+        return;
+    }
+    let mut g = c.benchmark_group("quadratic_density");
+    for d in [256, 1024, 4096] {
+        let m = Quadratic::random(d, 0.1, 1);
+        for n in [16, 128] {
+            for pct in [10, 30, 50, 70, 90] {
+                let x = random_batch(n, d, pct as f64 / 100.0, 5);
+                let mut da = vec![0f32; n * d];
+                g.throughput(Throughput::Elements((n * d) as u64));
+                let id = BenchmarkId::new(format!("delta_all/{d}/n{n}"), format!("p{pct}"));
+                g.bench_function(id, |b| b.iter(|| m.delta_all(&x, &mut da)));
+            }
+        }
+    }
+    g.finish();
+}
+
 fn models(c: &mut Criterion) {
     bench_model(c, "quadratic", &|d| Box::new(Quadratic::random(d, 0.1, 1)), true);
     bench_model(c, "rbm_h256", &|d| Box::new(Rbm::random(d, 256, 0.1, 1)), true);
     bench_model(c, "mlp_256x3", &|d| Box::new(Mlp::new(d, 256, 3, 1)), false);
 }
 
-criterion_group! { name = benches; config = criterion(); targets = models, mlp_dense_flops }
+criterion_group! { name = benches; config = criterion(); targets = models, mlp_dense_flops, quadratic_density }
 criterion_main!(benches);

@@ -140,15 +140,16 @@ const SYM: usize = 64;
 /// Percent of ones from which 8 rows take the 8-row tile, which does a multiply-add per bit,
 /// rather than a gather per row, which adds per set bit (the tile reads J once, the gathers once
 /// per row): measured crossover ≈ 27–32% at d = 256 and 1024 on Zen 5, where the tile runs at
-/// two 512-bit FMAs per cycle.
+/// two 512-bit FMAs per cycle, and ≈ 30–35% at d = 256 on a Xeon with AMX.
 const TILE_PERCENT: usize = 30;
 
-/// [`TILE_PERCENT`] for the L1-blocked gather of [`Quadratic::fields_blocked`] on a CPU whose
-/// 512-bit FMAs run at half rate (Zen 4, [`simd::half_rate_zmm`]): there the tile's FMAs cost as
-/// much as a gather's L1 loads at density ½. Measured crossover (Zen 4, n = 128, `delta_all`):
-/// d = 1024 at 60% ones 2.0 ms gather vs 2.3 tile, at 70% 2.4 vs 2.2; d = 4096 at 50% 26 vs 33
-/// ms, at 70% 38 vs 35.
-const TILE_PERCENT_HALF_RATE: usize = 65;
+/// [`TILE_PERCENT`] against the L1-blocked gather of [`Quadratic::fields_blocked`] (d ≥ 512),
+/// which reuses each block of J from L1 and so costs less per set bit than the plain gather.
+/// Measured crossovers (`models --bench quadratic_density`, n = 16 and 128): Zen 4, whose
+/// 512-bit FMAs run at half rate, ≈ 65% ones (d = 1024 at 60% 2.0 ms gather vs 2.3 tile, at 70%
+/// 2.4 vs 2.2); Xeon with AMX (full-rate FMAs) ≈ 75–80% (d = 4096, n = 128: at 70% 16.3 ms
+/// gather vs 17.0 tile, at 90% 23.9 vs 17.6; at 50% 11.6 vs 16.7).
+const TILE_PERCENT_BLOCKED: usize = 70;
 
 /// Whether nr rows with `ones` set bits over `bits` columns are dense enough (≥ `percent`% ones,
 /// at least 4 rows) for the 8-row tile. Only the AVX-512 tile shares J's rows; the other ISAs'
@@ -329,7 +330,6 @@ impl Quadratic {
                 let mut buf = vec![0f32; ts.len() * TILE_ROWS * cw];
                 let mut xf = vec![0f32; TILE_ROWS * STEP_ROWS];
                 let mut sparse = Vec::with_capacity(ts.len());
-                let percent = if simd::half_rate_zmm() { TILE_PERCENT_HALF_RATE } else { TILE_PERCENT };
                 let blocks = cw.div_ceil(L1_COLS);
                 for j0 in (0..d).step_by(STEP_ROWS) {
                     let jw = STEP_ROWS.min(d - j0);
@@ -342,7 +342,7 @@ impl Quadratic {
                     sparse.clear();
                     for (slot, (t, bt)) in ts.clone().zip(buf.chunks_mut(TILE_ROWS * cw)).enumerate() {
                         let rows = (t * TILE_ROWS, rows_in(t));
-                        if tile_pays(x, rows, words.clone(), percent) {
+                        if tile_pays(x, rows, words.clone(), TILE_PERCENT_BLOCKED) {
                             ahead.advance(words.len() * blocks * rows.1);
                             add_tile(x, rows, words.clone(), table, &mut xf, bt);
                         } else {

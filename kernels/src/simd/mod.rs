@@ -87,28 +87,6 @@ pub fn detected() -> Isa {
     Isa::Scalar
 }
 
-/// Whether this CPU runs 512-bit FMAs at half the rate of its 256-bit ones in elements (AMD
-/// family 19h, Zen 4: each zmm operation is two 256-bit halves; Zen 5 and Intel's AVX-512 server
-/// cores run them at full width). Kernels whose best form differs by FMA rate choose with it.
-pub fn half_rate_zmm() -> bool {
-    static HALF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HALF.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::__cpuid;
-            // SAFETY: cpuid exists on every x86_64 CPU (a safe function since Rust 1.87, unsafe before).
-            #[allow(unused_unsafe)]
-            let (v, l1) = unsafe { (__cpuid(0), __cpuid(1)) };
-            let amd = (v.ebx, v.edx, v.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
-            let base = (l1.eax >> 8) & 0xF;
-            let family = if base == 0xF { base + ((l1.eax >> 20) & 0xFF) } else { base };
-            amd && family == 0x19 && detected() == Isa::Avx512
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        false
-    })
-}
-
 /// The CPU's SIMD features relevant here, space-separated (for CSV rows).
 pub fn cpu_features() -> String {
     let mut f: Vec<&str> = Vec::new();
