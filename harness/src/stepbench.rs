@@ -7,7 +7,7 @@ use crate::model_io::{new_model, ModelKindName, ModelShape};
 use crate::objective::{loss_and_grad, Objective, ObjectiveConfig, ObjectiveState};
 use crate::optim::{Adam, AdamConfig};
 use rmbench_datasets::rng::Stream;
-use rmbench_kernels::dense::Operand;
+use rmbench_kernels::dense::{GemmWork, Operand};
 use rmbench_kernels::BitBatch;
 use serde::Serialize;
 use std::time::Instant;
@@ -43,6 +43,17 @@ pub struct StepStats {
     pub flops_per_step: Option<f64>,
     /// flops_per_step / median time.
     pub gflops: Option<f64>,
+    /// FLOPs of the f32 GEMMs that ran per timed step ([`GemmWork`]: counted at each product, so
+    /// merged draws and chunking show; the first layer, the output layer and the mixed-precision
+    /// products are not GEMMs here and not counted). 0 for models without dense products.
+    pub gemm_flops_per_step: f64,
+    /// Time inside those GEMMs per step, summed over threads (ms).
+    pub gemm_thread_ms_per_step: f64,
+    /// The dense part's in-situ rate: gemm_flops_per_step / (gemm_thread_ms_per_step / threads),
+    /// comparable to `rmbench peak`'s GEMM peak on the same threads (None without GEMMs).
+    pub gemm_gflops_in_step: Option<f64>,
+    /// Share of the timed steps' wall time the threads spent in GEMMs (thread time / threads).
+    pub gemm_share: f64,
     /// Timed steps.
     pub steps: usize,
     /// Peak resident set of the whole process so far (VmHWM, MiB; Linux), comparable to a
@@ -137,7 +148,11 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
     let mut rng = Stream::new(spec.seed, 3);
     let mut times = Vec::with_capacity(steps);
     let mut peak = 0u64;
+    let mut work_start = GemmWork::now();
     for k in 0..warmup + steps {
+        if k == warmup {
+            work_start = GemmWork::now();
+        }
         alloc_count::reset_peak();
         let t = Instant::now();
         loss_and_grad(&*model, &x, &spec.objective, &mut state, &mut rng, &mut grad).map_err(|e| Error::Train {
@@ -154,6 +169,10 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
             peak = peak.max(alloc_count::peak().saturating_sub(baseline));
         }
     }
+    let work = GemmWork::now().since(work_start);
+    let threads = rayon::current_num_threads() as f64;
+    let timed_ms: f64 = times.iter().sum();
+    let gemm_thread_ms = work.thread_ns as f64 * 1e-6;
     times.sort_by(f64::total_cmp);
     let q = |p: f64| {
         let pos = p * (times.len() - 1) as f64;
@@ -169,6 +188,10 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
         peak_bytes: alloc_count::installed().then_some(peak),
         flops_per_step: flops,
         gflops: flops.map(|f| f / (median * 1e-3) / 1e9),
+        gemm_flops_per_step: work.flops as f64 / steps as f64,
+        gemm_thread_ms_per_step: gemm_thread_ms / steps as f64,
+        gemm_gflops_in_step: (work.thread_ns > 0).then(|| work.flops as f64 / (gemm_thread_ms * 1e-3 / threads) / 1e9),
+        gemm_share: gemm_thread_ms / threads / timed_ms,
         steps,
         process_peak_rss_mib: process_peak_rss_mib(),
     })

@@ -9,6 +9,37 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+static GEMM_FLOPS: AtomicU64 = AtomicU64::new(0);
+static GEMM_THREAD_NS: AtomicU64 = AtomicU64::new(0);
+
+/// The f32 GEMM work done so far in this process: FLOPs (2·m·n·k per product) and the time
+/// threads spent inside faer's sequential kernels, summed over threads (every product, or every
+/// row block of a split one, runs on one thread). Two readings around a region give its dense
+/// part's in-situ rate, `flops / thread_ns × threads`, comparable to a GEMM peak measured on the
+/// same threads. Process-wide counters: concurrent regions (tests in parallel) add into the same
+/// numbers. The mixed-precision products (bf16, fp16, int16) do not run here and are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GemmWork {
+    /// FLOPs of the f32 products.
+    pub flops: u64,
+    /// Nanoseconds inside them, summed over threads.
+    pub thread_ns: u64,
+}
+
+impl GemmWork {
+    /// The counters now.
+    pub fn now() -> Self {
+        GemmWork { flops: GEMM_FLOPS.load(Relaxed), thread_ns: GEMM_THREAD_NS.load(Relaxed) }
+    }
+
+    /// The work done between `earlier` and `self`.
+    pub fn since(self, earlier: GemmWork) -> Self {
+        GemmWork { flops: self.flops - earlier.flops, thread_ns: self.thread_ns - earlier.thread_ns }
+    }
+}
 
 /// A row-major operand: `data` holds `rows × cols` (before `trans` is applied).
 #[derive(Clone, Copy)]
@@ -52,7 +83,11 @@ pub fn parallel_worth_it(flops: usize) -> bool {
 /// Sequential faer GEMM on row blocks of C, the blocks in parallel (recursive halving).
 fn gemm_blocks(c: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, alpha: f32, accum: Accum, depth: u32) {
     if depth == 0 || c.nrows() < 64 {
+        let flops = 2 * c.nrows() as u64 * c.ncols() as u64 * a.ncols() as u64;
+        let t = Instant::now();
         matmul(c, accum, a, b, alpha, Par::Seq);
+        GEMM_THREAD_NS.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+        GEMM_FLOPS.fetch_add(flops, Relaxed);
         return;
     }
     let mid = (c.nrows() / 2).next_multiple_of(16).min(c.nrows());
