@@ -53,5 +53,7 @@ for d in $dims; do
     done
   done
 done
-python3 scripts/reference/aggregate.py "$raw" "$out/compare.csv"
+"$bin" --threads "$threads" peak > "$out/peak.json"   # cached after the first measurement
+python3 scripts/reference/aggregate.py "$raw" "$out/compare.csv" "$out/peak.json"
+python3 scripts/targets.py "$out/compare.csv"
 target/release/rmbench plot --reference "$out/compare.csv" --out "$out"

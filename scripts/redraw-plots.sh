@@ -7,24 +7,17 @@ cd "$(dirname "$0")/.."
 out=${1:-}
 bin=target/release/rmbench
 cargo build --release -q -p rmbench-harness
-for dir in results/default results/estimator-quality results/reference-shapes results/reference-shapes-xeon \
-  results/reference-shapes-xeon/session-7 results/reference-shapes-zen5 results/paper-scaling results/rbm-scaling results/rbm-scaling/before; do
-  [ -f "$dir/sweep.csv" ] || continue
+# Every sweep and every reference comparison under results/ (figures beside the CSV, sweeps in plots/).
+find results -name sweep.csv -not -path '*/runs/*' | sort | while read -r csv; do
+  dir=$(dirname "$csv")
   dest=${out:+$out/${dir#results/}}
-  $bin plot --sweep "$dir/sweep.csv" --out "${dest:-$dir/plots}" > /dev/null
+  $bin plot --sweep "$csv" --out "${dest:-$dir/plots}" > /dev/null
   echo "redrew $dir"
 done
-for dir in results/reference results/reference-amx results/reference-amx/session-7-f32 results/reference-amx/session-7-bf16 \
-  results/reference-amx/session-8-f32 results/reference-amx/session-8-bf16 \
-  results/reference-zen5 results/reference-zen5/session-start \
-  results/reference-zen5/session-9-f32 results/reference-zen5/session-9-f32/session-start results/reference-zen5/session-9-bf16 \
-  results/reference-zen3/session-start results/reference-xeon/session-11-f32 results/reference-xeon/session-11-fp16 \
-  results/reference/session-12-f32 results/reference/session-12-bf16 results/reference/session-12-bf16-small-d \
-  results/reference-zen3/session-13-f32 results/reference-zen3/session-13-i16 \
-  results/reference-zen3/session-13-i16-b06963a results/reference-zen3/session-13-f32-b06963a-ggis; do
-  [ -f "$dir/compare.csv" ] || continue
+find results -name compare.csv | sort | while read -r csv; do
+  dir=$(dirname "$csv")
   dest=${out:+$out/${dir#results/}}
-  $bin plot --reference "$dir/compare.csv" --out "${dest:-$dir}" > /dev/null
+  $bin plot --reference "$csv" --out "${dest:-$dir}" > /dev/null
   echo "redrew $dir"
 done
 if ls results/training/*/curve.csv > /dev/null 2>&1; then
