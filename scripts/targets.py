@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Issue #7's MLP targets, read off compare.csv files of scripts/compare-reference.sh.
 
-Usage: python3 scripts/targets.py COMPARE.csv [COMPARE.csv ...]
+Usage: python3 scripts/targets.py COMPARE.csv [COMPARE.csv ...] [--in-step STEPS.jsonl PEAK.json]
+
+--in-step: take the in-step GEMM rate from step-bench JSON lines (a later build's pass over the
+same grid, for compare.csv files written before step-bench reported it), against the GEMM peak
+in PEAK.json (`rmbench peak`); the median per (precision, d, objective) is used.
 
 For each precision found (the `isa` column: `avx512` / `avx2` = f32, anything with a `+` = the
 mixed path) prints one Markdown row per target with the worst point, the range and `met` or
@@ -17,6 +21,8 @@ mixed path) prints one Markdown row per target with the worst point, the range a
 The quadratic/RBM bandwidth target comes from the models bench, not from these files.
 """
 import csv
+import json
+import statistics
 import sys
 
 
@@ -61,11 +67,33 @@ def report(label, rows):
     return out
 
 
+def read_in_step(steps_path, peak_path):
+    """{(precision, d, objective): in-step GEMM rate / peak} from step-bench JSON lines."""
+    try:
+        peak = json.loads(open(peak_path).read())["gemm_gflops"]
+        rows = [json.loads(l) for l in open(steps_path) if l.strip()]
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"{steps_path} / {peak_path}: cannot read ({e})")
+    rates = {}
+    for r in rows:
+        if r.get("gemm_gflops_in_step"):
+            rates.setdefault((precision(r["isa"]), r["dim"], r["objective"]), []).append(r["gemm_gflops_in_step"])
+    return {k: statistics.median(v) / peak for k, v in rates.items()}
+
+
 def main():
-    if len(sys.argv) < 2:
-        sys.exit("usage: targets.py COMPARE.csv [COMPARE.csv ...]")
+    args = sys.argv[1:]
+    in_step = {}
+    while "--in-step" in args:
+        i = args.index("--in-step")
+        if len(args) < i + 3:
+            sys.exit("usage: --in-step STEPS.jsonl PEAK.json")
+        in_step.update(read_in_step(args[i + 1], args[i + 2]))
+        del args[i:i + 3]
+    if not args:
+        sys.exit("usage: targets.py COMPARE.csv [COMPARE.csv ...] [--in-step STEPS.jsonl PEAK.json]")
     by_precision = {}
-    for path in sys.argv[1:]:
+    for path in args:
         try:
             f = open(path, newline="")
         except OSError as e:
@@ -82,7 +110,10 @@ def main():
                     }
                 except (KeyError, ValueError) as e:
                     sys.exit(f"{path}:{line}: bad or missing column ({e})")
-                by_precision.setdefault(precision(r.get("isa", "")), []).append(row)
+                label = precision(r.get("isa", ""))
+                if row["gemm_frac_of_peak"] is None and (label, row["dim"], row["objective"]) in in_step:
+                    row["gemm_frac_of_peak"] = in_step[(label, row["dim"], row["objective"])]
+                by_precision.setdefault(label, []).append(row)
     print("| precision | target | measured | status |")
     print("|---|---|---|---|")
     for label, rows in sorted(by_precision.items()):
