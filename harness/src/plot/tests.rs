@@ -83,6 +83,9 @@ fn sweep_row(model: &str, dim: usize, samples: usize, objective: &str) -> SweepR
         seed: 1,
         finished_unix: 0,
         provenance: provenance(),
+        gemm_gflops_in_step: None,
+        gemm_frac_of_peak: None,
+        gemm_share: None,
     }
 }
 

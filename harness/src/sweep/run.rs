@@ -122,6 +122,9 @@ pub fn empty_row(cfg: &SweepConfig, point: &Point) -> SweepRow {
         seed: cfg.seed,
         finished_unix: 0,
         provenance: Provenance::current(),
+        gemm_gflops_in_step: None,
+        gemm_frac_of_peak: None,
+        gemm_share: None,
     }
 }
 
@@ -171,6 +174,8 @@ pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
                 row.peak_bytes = s.peak_bytes;
                 row.flops_per_step = s.flops_per_step;
                 row.gflops = s.gflops;
+                row.gemm_gflops_in_step = s.gemm_gflops_in_step;
+                row.gemm_share = s.gemm_gflops_in_step.map(|_| s.gemm_share);
             }
             Err(e) => {
                 row.err = e.to_string();
@@ -181,6 +186,7 @@ pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
             if let Ok(p) = crate::peak::cached_or_measure(false) {
                 row.peak_gflops = Some(p.gemm_gflops);
                 row.frac_of_peak = row.gflops.map(|g| g / p.gemm_gflops);
+                row.gemm_frac_of_peak = row.gemm_gflops_in_step.map(|g| g / p.gemm_gflops);
             }
         }
         let estimator =

@@ -72,6 +72,13 @@ pub struct SweepRow {
     /// Machine and build.
     #[serde(flatten)]
     pub provenance: Provenance,
+    /// In-situ rate of the step's f32 GEMMs (GFLOP/s, FLOPs counted at each product over the
+    /// threads' time in them; `StepStats::gemm_gflops_in_step`); empty without GEMMs.
+    pub gemm_gflops_in_step: Option<f64>,
+    /// gemm_gflops_in_step / peak_gflops: the dense part's fraction of the peak.
+    pub gemm_frac_of_peak: Option<f64>,
+    /// Share of the step's wall time spent in those GEMMs (thread time / threads).
+    pub gemm_share: Option<f64>,
 }
 
 /// The columns of a sweep CSV that plots and resume read back (others are ignored).

@@ -93,6 +93,6 @@ fn golden_header() {
     let want = "schema_version,point_id,config,model,dim,hidden,layers,batch,samples,objective,without_replacement,\
 warmup_steps,steps,step_ms_median,step_ms_q1,step_ms_q3,peak_bytes,flops_per_step,gflops,peak_gflops,frac_of_peak,\
 quality_reps,grad_rel_bias,grad_rel_var,grad_cosine,loss_rel_bias,err,seed,finished_unix,cpu,cpu_features,isa,rustflags,\
-profile,threads,git_rev";
+profile,threads,git_rev,gemm_gflops_in_step,gemm_frac_of_peak,gemm_share";
     assert_eq!(header_of(&row).join(","), want);
 }
