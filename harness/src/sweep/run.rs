@@ -182,7 +182,7 @@ pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
                 return;
             }
         }
-        if cfg.measure_peak && row.gflops.is_some() {
+        if cfg.measure_peak && (row.gflops.is_some() || row.gemm_gflops_in_step.is_some()) {
             if let Ok(p) = crate::peak::cached_or_measure(false) {
                 row.peak_gflops = Some(p.gemm_gflops);
                 row.frac_of_peak = row.gflops.map(|g| g / p.gemm_gflops);
