@@ -156,8 +156,14 @@ mod x512 {
                         a[0] = _mm512_maskz_loadu_ps(m0, o);
                         a[1] = _mm512_maskz_loadu_ps(m1, o.wrapping_add(16));
                     }
+                    // The lines this row's next pass reads (the next 32 columns, or after the
+                    // last chunk the next block's first): each pass touches W's lines for the
+                    // first time, ≈ 32 rows · 8 cycles before they are needed.
+                    let ahead = if c0 + 32 < width { 32 } else { kb * width - c0 };
                     for i in i0..i1 {
                         let wr = wp.add(i * width + c0);
+                        _mm_prefetch::<_MM_HINT_T0>(wr.wrapping_add(ahead).cast());
+                        _mm_prefetch::<_MM_HINT_T0>(wr.wrapping_add(ahead + 16).cast());
                         let w0 = _mm512_maskz_loadu_ps(m0, wr);
                         let w1 = _mm512_maskz_loadu_ps(m1, wr.wrapping_add(16));
                         for (r, a) in acc.iter_mut().enumerate() {
