@@ -43,6 +43,21 @@ fn elementwise(c: &mut Criterion) {
     g.bench_function("rbm_log_add_products", |b| {
         b.iter(|| simd::log_add_products(&mut out, black_box(&u), table, &rows, 1 << 20, 0.0))
     });
+    // The same terms with one lane per flip: 8 rows × 32 consecutive flips over one block of the
+    // transposed table (H × 32 floats, 32 KiB, contiguous as the RBM stores it).
+    let stride = simd::COLS;
+    let et: Vec<f32> = (0..h * stride).map(|i| w[i % w.len()].exp()).collect();
+    let (u8r, v8r): (Vec<f32>, Vec<f32>) =
+        (0..8 * h).map(|i| (u[i % h] * (1.0 + i as f32 * 1e-4), 1.0 / u[i % h])).unzip();
+    let c8 = [[0.0f64, 0.0]; 8];
+    let bits8: Vec<u32> = (0..8u32).map(|r| 0x9e37_79b9u32.rotate_left(r)).collect();
+    let rows8 = simd::ColumnRows { u: &u8r, v: &v8r, c: &c8, bits: &bits8 };
+    let mut out8 = [[0f32; simd::COLS]; 8];
+    g.throughput(Throughput::Elements((8 * simd::COLS * h) as u64));
+    g.bench_function("rbm_log_add_columns", |b| {
+        b.iter(|| simd::log_add_columns(&mut out8, black_box(&rows8), &et, stride, 1 << 20))
+    });
+    g.throughput(Throughput::Elements((h * flips) as u64));
     let sp: Vec<f32> = a[..h].iter().map(|&v| simd::math::softplus(v)).collect();
     g.bench_function("rbm_softplus_shift_sums", |b| {
         b.iter(|| {
@@ -82,5 +97,26 @@ fn adam(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! { name = benches; config = criterion(); targets = elementwise, adam }
+/// The RBM's 8-row pre-activation tile (`simd::gather_add_tile`, one thread, H = 256, rows half
+/// ones) at d = 256 / 1024 / 4096 (W: 256 KiB in L2, 1 MiB, 4 MiB beyond L2) on each ISA this CPU
+/// has: elements are the tile's 8·d·H multiply-adds, so `elem/s` reads as FMA/s (the core's f32
+/// FMA peak is `rmbench peak`'s FMA figure / 2 per thread).
+fn tile(c: &mut Criterion) {
+    let h = 256;
+    let mut g = c.benchmark_group("gather_add_tile_h256");
+    for d in [256usize, 1024, 4096] {
+        let w: Vec<f32> = (0..d * h).map(|i| ((i % 89) as f32 - 44.0) * 0.003).collect();
+        let xf: Vec<f32> = (0..d * simd::TILE_ROWS).map(|i| ((i * 7 + i / 13) % 2) as f32).collect();
+        let mut out = vec![0f32; simd::TILE_ROWS * h];
+        g.throughput(Throughput::Elements((simd::TILE_ROWS * d * h) as u64));
+        for isa in [simd::Isa::Avx2, simd::Isa::Avx512].into_iter().filter(|&i| i <= simd::detected()) {
+            g.bench_function(format!("{}/{d}", isa.name()), |b| {
+                b.iter(|| simd::gather_add_tile_with(isa, &mut out, black_box(&xf), &w, h))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group! { name = benches; config = criterion(); targets = elementwise, adam, tile }
 criterion_main!(benches);

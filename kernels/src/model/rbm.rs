@@ -13,6 +13,7 @@ use crate::KernelError;
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
+mod columns;
 mod flips;
 use super::mlp::pool::Pool;
 use flips::FlipTable;
@@ -195,6 +196,10 @@ impl EnergyModel for Rbm {
             return;
         }
         let s = idx.len() / n;
+        // Every row listing all d flips in order (exact RM's training step): the all-flip kernel.
+        if s == self.d && idx.chunks_exact(s).all(|r| r.iter().enumerate().all(|(i, &v)| v as usize == i)) {
+            return self.delta_all(x, out);
+        }
         if let Some(table) = self.flip_table_for(n * s) {
             return self.delta_tabulated(x, Some(idx), &table, out);
         }
@@ -499,6 +504,26 @@ mod tests {
             fresh.delta_all(&x, &mut all);
             fresh.delta_at(&x, &idx, &mut got);
             crate::testing::assert_close(&format!("{name} table path"), &got, &want, TOL.rel, TOL.abs);
+        }
+    }
+
+    /// Exact RM's training step lists all d flips of every row in order: `delta_at` serves it with
+    /// the all-flip kernel (the same bits as `delta_all`); a list out of order takes the list path.
+    #[test]
+    fn delta_at_listing_every_flip_in_order_is_delta_all() {
+        let (d, h, n) = (70, 37, 3);
+        let m = model(d, h, 11);
+        for (name, x) in patterns(n, d, 12) {
+            let idx: Vec<u32> = (0..n).flat_map(|_| 0..d as u32).collect();
+            let (mut all, mut at) = (vec![0f32; n * d], vec![0f32; n * d]);
+            m.delta_all(&x, &mut all);
+            m.delta_at(&x, &idx, &mut at);
+            assert!(all.iter().zip(&at).all(|(a, b)| a.to_bits() == b.to_bits()), "{name}: bits differ");
+            let mut shuffled = idx.clone();
+            shuffled[..d].reverse();
+            m.delta_at(&x, &shuffled, &mut at);
+            let want = crate::reference::delta_at(&m, &x, &shuffled);
+            crate::testing::assert_close(&format!("{name} reversed row"), &at, &want, TOL.rel, TOL.abs);
         }
     }
 

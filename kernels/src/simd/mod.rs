@@ -12,9 +12,11 @@ pub mod math;
 #[macro_use]
 mod rows;
 mod logadd;
+mod logcols;
 mod logmix;
 mod tile;
 pub use logadd::*;
+pub use logcols::*;
 pub use logmix::*;
 pub use rows::*;
 pub use tile::*;

@@ -491,3 +491,72 @@ fn swish_forward_every_isa_same_bits() {
         }
     }
 }
+
+/// One lane per flip (`log_add_columns`): C_b + ln Πⱼ (sⱼ + e^{W[f, j]}) with s = u, C₀ = Σ ln σ
+/// (bit 0) or s = v, C₁ = Σ ln σ̄ (bit 1, minus Σⱼ W[f, j]) against the f64 softplus differences,
+/// for 1–8 rows (the AVX-512 passes of 4 and the single rows after them), widths around the
+/// vector widths, table strides 32 and 40, |a| up to 30 and weights up to 10 (renormalized every
+/// 2 factors), with the same bits on every ISA.
+#[test]
+fn log_add_columns_every_isa() {
+    let sp = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+    for h in [1usize, 5, 16, 17, 256] {
+        for (a_scale, w_scale) in [(3.0f32, 0.5f32), (30.0, 10.0)] {
+            for (nr, stride) in [(1usize, COLS), (3, 40), (5, COLS), (8, 40)] {
+                let a: Vec<f32> = random_weights(nr * h, 31).iter().map(|v| v * a_scale).collect();
+                let w: Vec<f32> = random_weights(COLS * h, 32).iter().map(|v| v * w_scale).collect();
+                let mut table = vec![0f32; (h - 1) * stride + COLS];
+                for f in 0..COLS {
+                    for j in 0..h {
+                        table[j * stride + f] = math::exp(w[f * h + j]);
+                    }
+                }
+                let (sig, sbar): (Vec<f32>, Vec<f32>) =
+                    a.iter().map(|&v| (math::sigmoid(v), math::sigmoid(-v))).unzip();
+                let u: Vec<f32> = sig.iter().zip(&sbar).map(|(&p, &q)| q / p).collect();
+                let v: Vec<f32> = sig.iter().zip(&sbar).map(|(&p, &q)| p / q).collect();
+                let c: Vec<[f64; 2]> = (0..nr)
+                    .map(|r| {
+                        let ln_sum = |q: &[f32]| q.iter().map(|&x| (x as f64).ln()).sum::<f64>();
+                        [ln_sum(&sig[r * h..(r + 1) * h]), ln_sum(&sbar[r * h..(r + 1) * h])]
+                    })
+                    .collect();
+                let mut z = 77 + nr as u64;
+                let bits: Vec<u32> = (0..nr).map(|_| (next(&mut z) >> 20) as u32).collect();
+                let rows = ColumnRows { u: &u, v: &v, c: &c, bits: &bits };
+                let bound = a.iter().chain(&w).fold(0f32, |m, v| m.max(v.abs()));
+                let every = ((80.0 / (bound + 4f32.ln())) as usize).max(1);
+                let mut first: Option<Vec<[f32; COLS]>> = None;
+                for isa in ISAS {
+                    let mut out = vec![[0f32; COLS]; nr];
+                    if log_add_columns_with(isa, &mut out, &rows, &table, stride, every).is_none() {
+                        continue;
+                    }
+                    for r in 0..nr {
+                        for f in 0..COLS {
+                            let t = if bits[r] >> f & 1 == 0 { 1.0 } else { -1.0 };
+                            let wf = &w[f * h..(f + 1) * h];
+                            let want: f64 = (0..h)
+                                .map(|j| sp(a[r * h + j] as f64 + t * wf[j] as f64) - sp(a[r * h + j] as f64))
+                                .sum();
+                            let shift = if t > 0.0 { 0.0 } else { wf.iter().map(|&x| x as f64).sum() };
+                            let got = out[r][f] as f64 - shift;
+                            let tol = 2e-6 * h as f64 * (1.0 + a_scale as f64 + w_scale as f64) + 1e-6 * want.abs();
+                            assert!(
+                                (got - want).abs() <= tol,
+                                "{isa:?} h={h} a×{a_scale} rows={nr} r={r} f={f}: {got} vs {want}"
+                            );
+                        }
+                    }
+                    match &first {
+                        None => first = Some(out),
+                        Some(f) => assert!(
+                            f.iter().flatten().zip(out.iter().flatten()).all(|(a, b)| a.to_bits() == b.to_bits()),
+                            "{isa:?} h={h} rows={nr}: bits"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}

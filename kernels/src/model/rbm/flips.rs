@@ -5,9 +5,9 @@
 use super::Rbm;
 use crate::aligned::AlignedVec;
 use crate::bits::{for_each_one, BitBatch};
-use crate::simd::{self, TILE_ROWS};
+use crate::simd::{self, COLS, TILE_ROWS};
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Rows per parallel task of the tabulated all-flip ΔE: each block of flip-table rows is read
 /// from memory once per task and reused from cache by the task's other rows; the rows'
@@ -27,11 +27,21 @@ const TABLE_MAX_ABS_W: f32 = 80.0;
 pub(super) struct FlipTable {
     pub(super) e: AlignedVec,
     /// Sᵢ = Σⱼ Wᵀ[i, j].
-    rowsum: Vec<f32>,
+    pub(super) rowsum: Vec<f32>,
+    /// The table transposed into blocks of 32 flips (see [`super::columns`]), built on the first
+    /// all-flip ΔE.
+    cols: OnceLock<AlignedVec>,
     /// Factors between renormalizations: ⌊80 / max|W|⌋.
     every: usize,
     /// max |W|: with a row's pre-activations it bounds the factors of the additive form.
     max_abs: f32,
+}
+
+impl FlipTable {
+    /// The transposed blocks of [`super::columns::transpose_blocks`] (built once, O(d·H)).
+    fn columns(&self, d: usize, h: usize) -> &[f32] {
+        crate::model::cached::<AlignedVec>(&self.cols, || super::columns::transpose_blocks(&self.e, d, h))
+    }
 }
 
 impl Rbm {
@@ -72,7 +82,7 @@ impl Rbm {
             simd::exp_into(&mut e, self.wt());
         }
         let rowsum = self.wt().chunks(h).map(simd::sum).collect();
-        Some(FlipTable { e, rowsum, every, max_abs })
+        Some(FlipTable { e, rowsum, cols: OnceLock::new(), every, max_abs })
     }
 
     /// a = c + Wx of rows r0..r0 + nr (nr ≤ [`TILE_ROWS`]) into `pre` (TILE_ROWS × H): one 8-row
@@ -127,11 +137,35 @@ impl Rbm {
                 }
             }
         };
+        // All flips: rows whose pre-activations allow the additive form on both sides take the
+        // column kernel (one lane per flip), in parts of whole 32-flip blocks.
+        let cols = idx.is_none().then(|| table.columns(d, h));
+        let col_parts = parts.min(d.div_ceil(COLS));
+        let col_per = d.div_ceil(COLS).div_ceil(col_parts) * COLS;
         out.par_chunks_mut(FLIP_ROWS * s).enumerate().for_each_init(
             || (TileRows::new(d, h), FlipLists::new(block)),
             |(rows, lists), (task, o)| {
                 let r0 = task * FLIP_ROWS;
-                rows.prepare(self, x, r0, o.len() / s, table.max_abs);
+                let nr = o.len() / s;
+                rows.prepare(self, x, r0, nr, table.max_abs);
+                if let (Some(cols), Some(every)) = (cols, rows.columns_every(nr)) {
+                    let rows = &*rows;
+                    let mut by_part: Vec<Vec<&mut [f32]>> = (0..col_parts).map(|_| Vec::new()).collect();
+                    for row in o.chunks_mut(s) {
+                        for (part, piece) in row.chunks_mut(col_per).enumerate() {
+                            by_part[part].push(piece);
+                        }
+                    }
+                    let go = |(part, mut outs): (usize, Vec<&mut [f32]>)| {
+                        self.delta_columns(x, rows, every, table, cols, r0, part * col_per, &mut outs)
+                    };
+                    if col_parts == 1 {
+                        by_part.into_iter().enumerate().for_each(go);
+                    } else {
+                        by_part.into_par_iter().enumerate().for_each(go);
+                    }
+                    return;
+                }
                 if parts == 1 {
                     return run(rows, lists, r0, 0, &mut o.chunks_mut(s).collect::<Vec<_>>());
                 }
@@ -152,7 +186,7 @@ impl Rbm {
 }
 
 /// A task's rows, prepared once for all their flips.
-struct TileRows {
+pub(super) struct TileRows {
     /// Pre-activations of the task's rows (TILE_ROWS × H) and the rows as 0/1 floats (d × TILE_ROWS).
     pre: Vec<f32>,
     xf: Vec<f32>,
@@ -162,10 +196,10 @@ struct TileRows {
     /// The additive form per row (see [`simd::log_add_products`]): u = σ̄/σ and v = σ/σ̄, C = Σ ln σ
     /// and Σ ln σ̄, and the factors between renormalizations (`None`: that sign takes the
     /// multiply-add form, u or v would leave the f32 range).
-    u: AlignedVec,
-    v: AlignedVec,
-    c: [[f64; 2]; FLIP_ROWS],
-    every: [[Option<usize>; 2]; FLIP_ROWS],
+    pub(super) u: AlignedVec,
+    pub(super) v: AlignedVec,
+    pub(super) c: [[f64; 2]; FLIP_ROWS],
+    pub(super) every: [[Option<usize>; 2]; FLIP_ROWS],
 }
 
 /// The flips of one block of one row: from 0 and from 1, where their ΔE go, and their
