@@ -123,11 +123,32 @@ fn quadratic_density(c: &mut Criterion) {
     g.finish();
 }
 
+/// RBM (H = 256) energies of n = 128 rows against the bit density: the 8-row tile does d·H
+/// multiply-adds per row whatever the density, a gather per row popcount·H adds but reads W per row.
+fn rbm_energy_density(c: &mut Criterion) {
+    if quick() {
+        return;
+    }
+    let mut g = c.benchmark_group("rbm_energy_density");
+    for d in [256, 1024, 4096] {
+        let m = Rbm::random(d, 256, 0.1, 1);
+        for pct in [5, 15, 50] {
+            let x = random_batch(128, d, pct as f64 / 100.0, 5);
+            let mut e = vec![0f32; 128];
+            g.throughput(Throughput::Elements(128));
+            g.bench_function(BenchmarkId::new(format!("energy/{d}"), format!("p{pct}")), |b| {
+                b.iter(|| m.energy(&x, &mut e))
+            });
+        }
+    }
+    g.finish();
+}
+
 fn models(c: &mut Criterion) {
     bench_model(c, "quadratic", &|d| Box::new(Quadratic::random(d, 0.1, 1)), true);
     bench_model(c, "rbm_h256", &|d| Box::new(Rbm::random(d, 256, 0.1, 1)), true);
     bench_model(c, "mlp_256x3", &|d| Box::new(Mlp::new(d, 256, 3, 1)), false);
 }
 
-criterion_group! { name = benches; config = criterion(); targets = models, mlp_dense_flops, quadratic_density }
+criterion_group! { name = benches; config = criterion(); targets = models, mlp_dense_flops, quadratic_density, rbm_energy_density }
 criterion_main!(benches);

@@ -17,6 +17,13 @@ const FLIP_ROWS: usize = TILE_ROWS;
 /// Flip-table entries per block of flips (H per flip), 32 KiB: the task's rows reuse it from L1.
 const FLIP_BLOCK_ENTRIES: usize = 8 * 1024;
 
+/// Share of ones (percent) from which the 8-row tile beats a gather per row: while W (d·H
+/// floats) fits in 1 MiB, and beyond, where each row's gather streams W from L3. `models --bench
+/// rbm_energy_density` on the session-17 Xeon (n = 128, H = 256, gather → tile): d = 256 p15
+/// 56 → 94 µs, p50 137 → 102; d = 1024 p15 194 → 295, p50 499 → 330; d = 4096 p15 1.30 → 1.30
+/// ms, p50 5.88 → 1.42 ms.
+const TILE_MIN_PERCENT: [usize; 2] = [30, 15];
+
 /// Largest |W| for the tabulated path: e^{±80} and a [1, 2) mantissa times it stay normal in f32.
 const TABLE_MAX_ABS_W: f32 = 80.0;
 
@@ -86,12 +93,16 @@ impl Rbm {
     }
 
     /// a = c + Wx of rows r0..r0 + nr (nr ≤ [`TILE_ROWS`]) into `pre` (TILE_ROWS × H): one 8-row
-    /// tile (each row of W read once) from 4 rows on, else a gather per row. `xf`: d × TILE_ROWS
-    /// scratch for the rows as 0/1 floats (transposed).
+    /// tile (each row of W read once, d·H multiply-adds per row) from 4 rows on when the rows
+    /// have enough ones ([`TILE_MIN_PERCENT`]), else a gather per row (popcount·H adds). Both
+    /// give the same bits. `xf`: d × TILE_ROWS scratch for the rows as 0/1 floats (transposed).
     pub(super) fn preact_rows(&self, x: &BitBatch, r0: usize, nr: usize, pre: &mut [f32], xf: &mut [f32]) {
         let (d, h) = (self.d, self.h);
         debug_assert!(nr <= TILE_ROWS && pre.len() == TILE_ROWS * h && xf.len() == TILE_ROWS * d);
-        if nr < 4 {
+        let ones = || (0..nr).map(|k| simd::popcount(x.row(r0 + k)) as usize).sum::<usize>();
+        let [in_l2, beyond] = TILE_MIN_PERCENT;
+        let pct = if d * h * 4 <= 1 << 20 { in_l2 } else { beyond };
+        if nr < 4 || ones() * 100 < pct * nr * d {
             for k in 0..nr {
                 self.preact(x.row(r0 + k), &mut pre[k * h..(k + 1) * h]);
             }
