@@ -36,6 +36,9 @@ pub struct Rbm {
     table: OnceLock<Option<Arc<FlipTable>>>,
     /// Reused per-chunk gradient buffers (fresh ones cost page faults on every step).
     pool: Pool,
+    /// Reused flip-table buffers (e^{W} and its column blocks, 2·d·H floats), handed back when the
+    /// parameters change: fresh ones cost page faults and zeroing on every step.
+    tables: Pool,
 }
 
 impl Rbm {
@@ -49,6 +52,16 @@ impl Rbm {
             params: vec![0.0; d * hidden + d + hidden],
             table: OnceLock::new(),
             pool: Pool::default(),
+            tables: Pool::default(),
+        }
+    }
+
+    /// Forgets the flip table, keeping its buffers for the next one when no one else holds it.
+    fn drop_table(&mut self) {
+        if let Some(Some(t)) = self.table.take() {
+            if let Ok(t) = Arc::try_unwrap(t) {
+                t.recycle(&self.tables);
+            }
         }
     }
 
@@ -141,11 +154,11 @@ impl EnergyModel for Rbm {
         &self.params
     }
     fn params_mut(&mut self) -> &mut [f32] {
-        self.table = OnceLock::new();
+        self.drop_table();
         &mut self.params
     }
     fn params_changed(&mut self) {
-        self.table = OnceLock::new();
+        self.drop_table();
     }
     /// 2¹⁸ flips (2 MiB of ΔE and weights): whole batches at the dimensions benchmarked.
     fn flip_chunk_hint(&self) -> usize {
@@ -528,6 +541,25 @@ mod tests {
                 assert_eq!(er.to_bits(), m.energy_from(x.row(r), &a).to_bits(), "{name} row {r}");
             }
         }
+    }
+
+    /// A parameter change hands the flip table's buffers to the next table: the all-flip ΔE after
+    /// it (d = 70, not a multiple of the 32-flip blocks) matches a fresh model's bit for bit.
+    #[test]
+    fn reused_table_buffers_match_a_fresh_model() {
+        let (d, h, n) = (70, 37, 3);
+        let mut m = model(d, h, 15);
+        let x = patterns(n, d, 16).remove(0).1;
+        let mut out = vec![0f32; n * d];
+        m.delta_all(&x, &mut out);
+        let first = m.flip_table().expect("tabulated").e.as_ptr();
+        m.params_mut().iter_mut().for_each(|w| *w = -0.5 * *w + 0.01);
+        m.delta_all(&x, &mut out);
+        assert!(m.flip_table().expect("tabulated").e.as_ptr() == first, "e^{{W}} reused its buffer");
+        let fresh = Rbm { tables: Pool::default(), pool: Pool::default(), table: OnceLock::new(), ..m.clone() };
+        let mut want = vec![0f32; n * d];
+        fresh.delta_all(&x, &mut want);
+        assert!(out.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "bits differ");
     }
 
     /// Exact RM's training step lists all d flips of every row in order: `delta_at` serves it with

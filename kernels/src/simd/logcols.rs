@@ -102,6 +102,45 @@ macro_rules! finish_for {
     };
 }
 
+/// The table of [`log_add_columns`] from a row-major one: `rows` (R × H, R ≤ [`COLS`]: the
+/// flips' rows e^{Wᵀ[i, :]}) into `block` (H × [`COLS`], row j holding T[i, j] at column i, zero
+/// past R). 8 × 8 tiles in registers on AVX2 and AVX-512 CPUs (a scalar copy on the edges), so
+/// transposing costs a small fraction of the d·H exponentials that built the rows.
+pub fn columns_from_rows(block: &mut [f32], rows: &[f32], h: usize) {
+    let r = rows.len().checked_div(h).unwrap_or(0);
+    assert!(r <= COLS && rows.len() == r * h && block.len() == h * COLS, "columns_from_rows: shapes");
+    if r < COLS {
+        for row in block.chunks_exact_mut(COLS) {
+            row[r..].fill(0.0);
+        }
+    }
+    let (r8, h8) = (r / 8 * 8, h / 8 * 8);
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx2 {
+        for f0 in (0..r8).step_by(8) {
+            for j0 in (0..h8).step_by(8) {
+                // SAFETY: the CPU has AVX2 (checked); the tile's rows f0..f0 + 8 ≤ R and columns
+                // j0..j0 + 8 ≤ H lie inside `rows`, its block rows j0..j0 + 8 inside `block`.
+                unsafe { x256::transpose8(block.as_mut_ptr().add(j0 * COLS + f0), rows.as_ptr().add(f0 * h + j0), h) };
+            }
+        }
+    } else {
+        scalar_transpose(block, rows, h, 0..r8, 0..h8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    scalar_transpose(block, rows, h, 0..r8, 0..h8);
+    scalar_transpose(block, rows, h, r8..r, 0..h);
+    scalar_transpose(block, rows, h, 0..r8, h8..h);
+}
+
+fn scalar_transpose(block: &mut [f32], rows: &[f32], h: usize, fs: std::ops::Range<usize>, js: std::ops::Range<usize>) {
+    for f in fs {
+        for j in js.clone() {
+            block[j * COLS + f] = rows[f * h + j];
+        }
+    }
+}
+
 /// Splits a positive normal p into its mantissa in [1, 2) (returned) and binary exponent (added to e).
 #[inline(always)]
 fn renormalize(p: f32, e: &mut i32) -> f32 {
@@ -267,6 +306,20 @@ mod x256 {
             _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
             _mm256_set1_epi32(0x3f80_0000),
         ));
+    }
+
+    /// dst[j·COLS + f] = src[f·stride + j] for f, j < 8.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn transpose8(dst: *mut f32, src: *const f32, stride: usize) {
+        // SAFETY: the caller guarantees 8 rows of 8 floats at src (row stride `stride`) and 8 rows
+        // of 8 floats at dst (row stride COLS).
+        unsafe {
+            let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(src.add(k * stride)));
+            let out = crate::simd::x86::transpose8(r);
+            for (j, v) in out.into_iter().enumerate() {
+                _mm256_storeu_ps(dst.add(j * COLS), v);
+            }
+        }
     }
 
     #[target_feature(enable = "avx2,fma")]

@@ -560,3 +560,22 @@ fn log_add_columns_every_isa() {
         }
     }
 }
+
+/// The column table from row-major rows: R ≤ 32 flips × H, around the 8 × 8 tiles (R and H of 1,
+/// 7, 8, 9, 17, 32, 256), against the definition; padding columns zero even over old contents.
+#[test]
+fn columns_from_rows_transposes() {
+    for r in [1usize, 7, 8, 9, 17, 32] {
+        for h in [1usize, 7, 8, 9, 17, 256] {
+            let rows = random_weights(r * h, (r * 1000 + h) as u64);
+            let mut block = vec![f32::NAN; h * COLS];
+            columns_from_rows(&mut block, &rows, h);
+            for j in 0..h {
+                for f in 0..COLS {
+                    let want = if f < r { rows[f * h + j] } else { 0.0 };
+                    assert_eq!(block[j * COLS + f].to_bits(), want.to_bits(), "r={r} h={h} j={j} f={f}");
+                }
+            }
+        }
+    }
+}

@@ -4,23 +4,20 @@
 
 use super::flips::{FlipTable, TileRows};
 use super::Rbm;
-use crate::aligned::AlignedVec;
 use crate::bits::BitBatch;
+use crate::model::mlp::pool::{Buf, Pool};
 use crate::simd::{self, ColumnRows, COLS, MAX_ROWS};
 use rayon::prelude::*;
 
 /// Eᵀ in blocks: block b holds e^{Wᵀ[32b + f, j]} at [b·H·32 + j·32 + f] (H × 32 floats, zero
-/// for flips past d), so one call of [`simd::log_add_columns`] reads one contiguous block.
-pub(super) fn transpose_blocks(e: &[f32], d: usize, h: usize) -> AlignedVec {
+/// for flips past d), so one call of [`simd::log_add_columns`] reads one contiguous block. The
+/// buffer comes from `pool` (every entry is written).
+pub(super) fn transpose_blocks(e: &[f32], d: usize, h: usize, pool: &Pool) -> Buf {
     let blocks = d.div_ceil(COLS);
-    let mut t = AlignedVec::zeros(blocks * h * COLS);
+    let mut t = pool.take(blocks * h * COLS);
     let fill = |(b, blk): (usize, &mut [f32])| {
-        for f in 0..COLS.min(d - b * COLS) {
-            let row = &e[(b * COLS + f) * h..(b * COLS + f + 1) * h];
-            for (j, &v) in row.iter().enumerate() {
-                blk[j * COLS + f] = v;
-            }
-        }
+        let rows = COLS.min(d - b * COLS);
+        simd::columns_from_rows(blk, &e[b * COLS * h..(b * COLS + rows) * h], h);
     };
     if d * h >= 1 << 16 {
         t.par_chunks_mut(h * COLS).enumerate().for_each(fill);

@@ -5,6 +5,7 @@
 use super::Rbm;
 use crate::aligned::AlignedVec;
 use crate::bits::{for_each_one, BitBatch};
+use crate::model::mlp::pool::{Buf, Pool};
 use crate::simd::{self, COLS, TILE_ROWS};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
@@ -34,12 +35,12 @@ const TABLE_MAX_ABS_W: f32 = 80.0;
 /// row with σ and σ̄ swapped, minus Sᵢ = Σⱼ Wᵢⱼ in the log.
 #[derive(Debug)]
 pub(super) struct FlipTable {
-    pub(super) e: AlignedVec,
+    pub(super) e: Buf,
     /// Sᵢ = Σⱼ Wᵀ[i, j].
     pub(super) rowsum: Vec<f32>,
     /// The table transposed into blocks of 32 flips (see [`super::columns`]), built on the first
     /// all-flip ΔE.
-    cols: OnceLock<AlignedVec>,
+    cols: OnceLock<Buf>,
     /// Factors between renormalizations: ⌊80 / max|W|⌋.
     every: usize,
     /// max |W|: with a row's pre-activations it bounds the factors of the additive form.
@@ -48,8 +49,16 @@ pub(super) struct FlipTable {
 
 impl FlipTable {
     /// The transposed blocks of [`super::columns::transpose_blocks`] (built once, O(d·H)).
-    fn columns(&self, d: usize, h: usize) -> &[f32] {
-        crate::model::cached::<AlignedVec>(&self.cols, || super::columns::transpose_blocks(&self.e, d, h))
+    fn columns(&self, d: usize, h: usize, pool: &Pool) -> &[f32] {
+        crate::model::cached::<Buf>(&self.cols, || super::columns::transpose_blocks(&self.e, d, h, pool))
+    }
+
+    /// Hands the table's buffers back to `pool` (for the next parameters' table).
+    pub(super) fn recycle(self, pool: &Pool) {
+        pool.give(self.e);
+        if let Some(c) = self.cols.into_inner() {
+            pool.give(c);
+        }
     }
 }
 
@@ -84,7 +93,8 @@ impl Rbm {
         }
         let max_abs = f32::from_bits(max_bits);
         let every = if max_abs > 0.0 { ((TABLE_MAX_ABS_W / max_abs) as usize).clamp(1, 1 << 20) } else { 1 << 20 };
-        let mut e = AlignedVec::zeros(self.wt().len());
+        // Every entry is written below: a reused buffer needs no zeroing.
+        let mut e = self.tables.take(self.wt().len());
         if parallel {
             e.par_chunks_mut(4096).zip(self.wt().par_chunks(4096)).for_each(|(o, w)| simd::exp_into(o, w));
         } else {
@@ -152,7 +162,7 @@ impl Rbm {
         };
         // All flips: rows whose pre-activations allow the additive form on both sides take the
         // column kernel (one lane per flip), in parts of whole 32-flip blocks.
-        let cols = idx.is_none().then(|| table.columns(d, h));
+        let cols = idx.is_none().then(|| table.columns(d, h, &self.tables));
         let col_parts = parts.min(d.div_ceil(COLS));
         let col_per = d.div_ceil(COLS).div_ceil(col_parts) * COLS;
         out.par_chunks_mut(FLIP_ROWS * s).enumerate().for_each_init(

@@ -175,30 +175,6 @@ pub(super) unsafe fn quantize_pair_rows(lo: &[f32], hi: Option<&[f32]>, inv: &[f
     8 * blocks
 }
 
-/// Eight vectors of 8 u32 (as floats) transposed: out[j] lane i = v[i] lane j.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn transpose8(v: [__m256; 8]) -> [__m256; 8] {
-    let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
-    let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
-    let (t4, t5) = (_mm256_unpacklo_ps(v[4], v[5]), _mm256_unpackhi_ps(v[4], v[5]));
-    let (t6, t7) = (_mm256_unpacklo_ps(v[6], v[7]), _mm256_unpackhi_ps(v[6], v[7]));
-    let (u0, u1) = (_mm256_shuffle_ps::<0x44>(t0, t2), _mm256_shuffle_ps::<0xEE>(t0, t2));
-    let (u2, u3) = (_mm256_shuffle_ps::<0x44>(t1, t3), _mm256_shuffle_ps::<0xEE>(t1, t3));
-    let (u4, u5) = (_mm256_shuffle_ps::<0x44>(t4, t6), _mm256_shuffle_ps::<0xEE>(t4, t6));
-    let (u6, u7) = (_mm256_shuffle_ps::<0x44>(t5, t7), _mm256_shuffle_ps::<0xEE>(t5, t7));
-    [
-        _mm256_permute2f128_ps::<0x20>(u0, u4),
-        _mm256_permute2f128_ps::<0x20>(u1, u5),
-        _mm256_permute2f128_ps::<0x20>(u2, u6),
-        _mm256_permute2f128_ps::<0x20>(u3, u7),
-        _mm256_permute2f128_ps::<0x31>(u0, u4),
-        _mm256_permute2f128_ps::<0x31>(u1, u5),
-        _mm256_permute2f128_ps::<0x31>(u2, u6),
-        _mm256_permute2f128_ps::<0x31>(u3, u7),
-    ]
-}
-
 /// Columns c0..c0 + 8 of a row-major k × m matrix quantized (inv: their 8 factors) into pairs
 /// along k, column by column: `band[j·⌈k/2⌉ + kk]` = (q[2kk, c0+j], q[2kk+1, c0+j]). Eight pair
 /// rows at a time are quantized across the band and transposed in registers; returns the pairs
@@ -222,7 +198,7 @@ pub(super) unsafe fn quantize_band(src: &[f32], k: usize, m: usize, c0: usize, i
                 let q1 = q(_mm256_loadu_ps(src.as_ptr().add((2 * kk + 1) * m + c0)));
                 *v = _mm256_castsi256_ps(_mm256_blend_epi16::<0b1010_1010>(q0, _mm256_slli_epi32::<16>(q1)));
             }
-            for (j, o) in transpose8(v).into_iter().enumerate() {
+            for (j, o) in crate::simd::x86::transpose8(v).into_iter().enumerate() {
                 _mm256_storeu_si256(band.as_mut_ptr().add(j * k2 + 8 * g) as *mut __m256i, _mm256_castps_si256(o));
             }
         }
