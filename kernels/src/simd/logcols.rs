@@ -192,6 +192,7 @@ fn portable(
 #[cfg(target_arch = "x86_64")]
 mod x512 {
     use super::{ColumnRows, COLS};
+    use crate::simd::logmix::x512::renormalize;
     use std::arch::x86_64::*;
 
     finish_for!("avx512f,avx512dq,avx512vl,avx2,fma");
@@ -223,16 +224,6 @@ mod x512 {
                 }
             }
         }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    fn renormalize(p: &mut __m512, e: &mut __m512i) {
-        let bits = _mm512_castps_si512(*p);
-        *e = _mm512_add_epi32(*e, _mm512_sub_epi32(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(127)));
-        *p = _mm512_castsi512_ps(_mm512_or_si512(
-            _mm512_and_si512(bits, _mm512_set1_epi32(0x007f_ffff)),
-            _mm512_set1_epi32(0x3f80_0000),
-        ));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -294,19 +285,10 @@ mod x512 {
 #[cfg(target_arch = "x86_64")]
 mod x256 {
     use super::{ColumnRows, COLS};
+    use crate::simd::logmix::x256::renormalize;
     use std::arch::x86_64::*;
 
     finish_for!("avx2,fma");
-
-    #[target_feature(enable = "avx2")]
-    fn renormalize(p: &mut __m256, e: &mut __m256i) {
-        let bits = _mm256_castps_si256(*p);
-        *e = _mm256_add_epi32(*e, _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(127)));
-        *p = _mm256_castsi256_ps(_mm256_or_si256(
-            _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
-            _mm256_set1_epi32(0x3f80_0000),
-        ));
-    }
 
     /// dst[j·COLS + f] = src[f·stride + j] for f, j < 8.
     #[target_feature(enable = "avx2")]
@@ -343,8 +325,9 @@ mod x256 {
                     let byte = _mm256_set1_epi32((b >> (8 * q) & 0xff) as i32);
                     _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(byte, lane_bit), lane_bit))
                 });
-                let mut p = [_mm256_set1_ps(1.0); 4];
-                let mut ex = [_mm256_setzero_si256(); 4];
+                // Lanes 8q..8q + 8 in p[q / 2][q % 2] (pairs, as the shared renormalization takes them).
+                let mut p = [[_mm256_set1_ps(1.0); 2]; 2];
+                let mut ex = [[_mm256_setzero_si256(); 2]; 2];
                 let mut j = 0;
                 while j < h {
                     let end = (j + every).min(h);
@@ -354,17 +337,17 @@ mod x256 {
                         for q in 0..4 {
                             let s = _mm256_blendv_ps(bu, bv, mask[q]);
                             let t = _mm256_loadu_ps(tp.add(j * stride + 8 * q));
-                            p[q] = _mm256_mul_ps(p[q], _mm256_add_ps(s, t));
+                            p[q / 2][q % 2] = _mm256_mul_ps(p[q / 2][q % 2], _mm256_add_ps(s, t));
                         }
                         j += 1;
                     }
-                    for q in 0..4 {
-                        renormalize(&mut p[q], &mut ex[q]);
+                    for (pp, ep) in p.iter_mut().zip(ex.iter_mut()) {
+                        renormalize(pp, ep);
                     }
                 }
                 for q in 0..4 {
-                    _mm256_storeu_ps(mr.as_mut_ptr().add(8 * q), p[q]);
-                    _mm256_storeu_si256(er.as_mut_ptr().add(8 * q).cast(), ex[q]);
+                    _mm256_storeu_ps(mr.as_mut_ptr().add(8 * q), p[q / 2][q % 2]);
+                    _mm256_storeu_si256(er.as_mut_ptr().add(8 * q).cast(), ex[q / 2][q % 2]);
                 }
             }
         }

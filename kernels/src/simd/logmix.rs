@@ -199,12 +199,12 @@ macro_rules! flip_driver {
 /// AVX-512 form of the portable twin (same operations per lane, so the same bits): the 16 lane
 /// products live in one register per flip, the tail is a masked load (σ = 0, σ̄ = 1: factor 1).
 #[cfg(target_arch = "x86_64")]
-mod x512 {
+pub(super) mod x512 {
     use super::{finish, GROUP};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx512f")]
-    fn renormalize(p: &mut __m512, e: &mut __m512i) {
+    pub(in crate::simd) fn renormalize(p: &mut __m512, e: &mut __m512i) {
         let bits = _mm512_castps_si512(*p);
         let exp = _mm512_sub_epi32(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(127));
         *e = _mm512_add_epi32(*e, exp);
