@@ -173,12 +173,7 @@ impl Rbm {
                 rows.prepare(self, x, r0, nr, table.max_abs);
                 if let (Some(cols), Some(every)) = (cols, rows.columns_every(nr)) {
                     let rows = &*rows;
-                    let mut by_part: Vec<Vec<&mut [f32]>> = (0..col_parts).map(|_| Vec::new()).collect();
-                    for row in o.chunks_mut(s) {
-                        for (part, piece) in row.chunks_mut(col_per).enumerate() {
-                            by_part[part].push(piece);
-                        }
-                    }
+                    let by_part = split_parts(o, s, col_parts, col_per);
                     let go = |(part, mut outs): (usize, Vec<&mut [f32]>)| {
                         self.delta_columns(x, rows, every, table, cols, r0, part * col_per, &mut outs)
                     };
@@ -192,12 +187,7 @@ impl Rbm {
                 if parts == 1 {
                     return run(rows, lists, r0, 0, &mut o.chunks_mut(s).collect::<Vec<_>>());
                 }
-                let mut by_part: Vec<Vec<&mut [f32]>> = (0..parts).map(|_| Vec::new()).collect();
-                for row in o.chunks_mut(s) {
-                    for (part, piece) in row.chunks_mut(per).enumerate() {
-                        by_part[part].push(piece);
-                    }
-                }
+                let by_part = split_parts(o, s, parts, per);
                 let rows = &*rows;
                 by_part.into_par_iter().enumerate().for_each_init(
                     || FlipLists::new(block),
@@ -206,6 +196,18 @@ impl Rbm {
             },
         );
     }
+}
+
+/// A task's output rows (`s` flips each) cut into `parts` pieces of `per` flips: piece p of every
+/// row, for the task of part p.
+fn split_parts(o: &mut [f32], s: usize, parts: usize, per: usize) -> Vec<Vec<&mut [f32]>> {
+    let mut by_part: Vec<Vec<&mut [f32]>> = (0..parts).map(|_| Vec::new()).collect();
+    for row in o.chunks_mut(s) {
+        for (part, piece) in row.chunks_mut(per).enumerate() {
+            by_part[part].push(piece);
+        }
+    }
+    by_part
 }
 
 /// A task's rows, prepared once for all their flips.
