@@ -12,6 +12,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use rmbench_benches::criterion;
+use rmbench_kernels::aligned::AlignedVec;
 use rmbench_kernels::dense::{gemm, Operand};
 use rmbench_kernels::{bf16, fp16, i16};
 
@@ -21,7 +22,8 @@ fn dense(c: &mut Criterion) {
     for m in [1408usize, 8192] {
         let a: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) * 0.01).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i % 53) as f32 - 26.0) * 0.01).collect();
-        let mut out = vec![0f32; m * n];
+        // Output and packed rows on cache lines, as the MLP's pooled buffers are.
+        let mut out = AlignedVec::<f32>::zeros(m * n);
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
         g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
             b.iter(|| gemm(&mut out, m, n, Operand::new(&a, m, k), Operand::t(&w, n, k), 1.0, false))
@@ -44,14 +46,10 @@ fn dense(c: &mut Criterion) {
         // The product alone, A's rows packed beforehand in 96-row tasks (as the MLP's fused tasks
         // hand them over).
         if bf16::available() {
-            let ap: Vec<u32> = a
-                .chunks(k)
-                .flat_map(|r| {
-                    let mut p = vec![0u32; k / 2];
-                    bf16::pack_row(r, &mut p);
-                    p
-                })
-                .collect();
+            let mut ap = AlignedVec::<u32>::zeros(m * k / 2);
+            for (r, p) in a.chunks(k).zip(ap.chunks_mut(k / 2)) {
+                bf16::pack_row(r, p);
+            }
             g.bench_function(BenchmarkId::new(format!("bf16_{}_prepacked", bf16::engine()), m), |b| {
                 b.iter(|| {
                     out.par_chunks_mut(96 * n)

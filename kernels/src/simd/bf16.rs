@@ -16,6 +16,7 @@
 //!
 //! [`gemm_reference`] is the scalar twin (same roundings, f64 sums) for the differential tests.
 
+use crate::aligned::AlignedVec;
 use crate::dense::Operand;
 use rayon::prelude::*;
 
@@ -140,12 +141,13 @@ pub fn mixed_default() -> bool {
 }
 
 /// B (k × n) packed in bf16 pairs along k. The storage holds ⌈k/2⌉ rounded up to 16 pair rows,
-/// the rows beyond ⌈k/2⌉ zero (whole AMX tiles along k).
+/// the rows beyond ⌈k/2⌉ zero (whole AMX tiles along k), and starts on a cache line, so with n a
+/// multiple of 16 every 64-byte load of a pair row is one line.
 #[derive(Clone, Debug, Default)]
 pub struct PackedB {
     k: usize,
     n: usize,
-    data: Vec<u32>,
+    data: AlignedVec<u32>,
 }
 
 impl PackedB {
@@ -165,7 +167,7 @@ impl PackedB {
                 pack_row(&b.data[c * k..(c + 1) * k], dst);
             }
         }
-        let mut data = vec![0u32; padded_pairs(k) * n];
+        let mut data = AlignedVec::zeros(padded_pairs(k) * n);
         for c0 in (0..n).step_by(16) {
             for kk0 in (0..k2).step_by(16) {
                 for c in c0..(c0 + 16).min(n) {
@@ -191,7 +193,7 @@ impl PackedB {
         assert!(data.len() >= k * n, "PackedB::from_rows: shapes");
         let k2 = k.div_ceil(2);
         let mut out = std::mem::take(&mut self.data);
-        out.resize(padded_pairs(k) * n, 0);
+        out.resize(padded_pairs(k) * n);
         out[k2 * n..].fill(0);
         if n > 0 {
             out[..k2 * n].par_chunks_mut(n * 16).enumerate().for_each(|(t, blk)| {
@@ -211,7 +213,7 @@ impl PackedB {
     pub fn reset(&mut self, k: usize, n: usize) {
         self.k = k;
         self.n = n;
-        self.data.resize(padded_pairs(k) * n, 0);
+        self.data.resize(padded_pairs(k) * n);
         self.data[k.div_ceil(2) * n..].fill(0);
     }
 
@@ -281,10 +283,9 @@ pub fn pack_pair(lo: &[f32], hi: Option<&[f32]>, dst: &mut [u32]) {
 }
 
 /// Rows `rows` of A (m × k row-major) packed with [`pack_row`] into `out`.
-fn pack_rows(a: &[f32], k: usize, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
+fn pack_rows(a: &[f32], k: usize, rows: std::ops::Range<usize>, out: &mut AlignedVec<u32>) {
     let k2 = k.div_ceil(2);
-    out.clear();
-    out.resize(rows.len() * k2, 0);
+    out.resize(rows.len() * k2);
     if k2 == 0 {
         return;
     }
@@ -308,7 +309,7 @@ pub fn gemm(c: &mut [f32], m: usize, a: &[f32], b: &PackedB, accumulate: bool) {
     c[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(t, cblk)| {
         let r0 = t * TASK_ROWS;
         let rows = cblk.len() / n;
-        let mut ap = Vec::with_capacity(rows * k.div_ceil(2));
+        let mut ap = AlignedVec::zeros(rows * k.div_ceil(2));
         pack_rows(a, k, r0..r0 + rows, &mut ap);
         gemm_block(cblk, rows, &ap, b, accumulate);
     });

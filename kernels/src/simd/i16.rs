@@ -15,6 +15,7 @@
 //! stored in 16-column slices, each k/2 × 16 contiguous, so a slice stays in L1 while a block of
 //! A's rows streams past it (row-major B, 1 KiB between pair rows, maps a slice onto 4 cache sets).
 
+use crate::aligned::AlignedVec;
 use crate::dense::Operand;
 use rayon::prelude::*;
 
@@ -111,7 +112,7 @@ pub struct PackedW {
     /// τ_c per column (n of them).
     scale: Vec<f32>,
     /// Slice s holds pairs kk = 0..⌈k/2⌉ of columns 16s..16s + 16 at `s·⌈k/2⌉·16 + kk·16`.
-    data: Vec<u32>,
+    data: AlignedVec<u32>,
 }
 
 impl PackedW {
@@ -127,7 +128,7 @@ impl PackedW {
             &transposed
         };
         let k2 = k.div_ceil(2);
-        let mut data = vec![0u32; n.div_ceil(SLICE) * k2 * SLICE];
+        let mut data = AlignedVec::zeros(n.div_ceil(SLICE) * k2 * SLICE);
         let mut scale = vec![0f32; n];
         let mut row = vec![0u32; k2];
         for c in 0..n {
@@ -153,7 +154,7 @@ impl PackedW {
         col_scales_into(src, k, n, &mut self.scale);
         let inv: Vec<f32> = self.scale.iter().map(|&s| inverse(s)).collect();
         let k2 = k.div_ceil(2);
-        self.data.resize(n.div_ceil(SLICE) * k2 * SLICE, 0);
+        self.data.resize(n.div_ceil(SLICE) * k2 * SLICE);
         (self.k, self.n) = (k, n);
         if k2 > 0 {
             self.data.par_chunks_mut(k2 * SLICE).enumerate().for_each(|(s, slice)| {
@@ -306,7 +307,7 @@ pub struct PackedCols {
     k: usize,
     m: usize,
     scale: Vec<f32>,
-    data: Vec<u32>,
+    data: AlignedVec<u32>,
 }
 
 impl PackedCols {
@@ -323,7 +324,7 @@ impl PackedCols {
         col_scales_into(src, k, m, &mut self.scale);
         let inv: Vec<f32> = self.scale.iter().map(|&s| inverse(s)).collect();
         let k2 = k.div_ceil(2);
-        self.data.resize(m * k2, 0);
+        self.data.resize(m * k2);
         (self.k, self.m) = (k, m);
         if k2 > 0 {
             self.data.par_chunks_mut(8 * k2).enumerate().for_each(|(b, band)| {

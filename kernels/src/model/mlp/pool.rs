@@ -113,8 +113,8 @@ mod tests {
         assert_eq!((b.len(), b.v.len()), (2000, 2250), "a new vector with 1/8 headroom");
         pool.give(b);
         assert_eq!(pool.0.lock().unwrap().len(), 1, "the smaller buffer was replaced");
-        assert!(AlignedVec::zeros(100_000).iter().all(|&v| v == 0.0));
-        assert!(AlignedVec::zeros(0).is_empty());
+        assert!(AlignedVec::<f32>::zeros(100_000).iter().all(|&v| v == 0.0));
+        assert!(AlignedVec::<f32>::zeros(0).is_empty());
     }
 
     /// Pooled buffers start on a cache line, whether new, reused or replaced by a larger one.

@@ -14,6 +14,7 @@
 //! the tiles on its thread (`ldtilecfg`) and releases them before returning.
 
 use super::PackedB;
+use crate::aligned::AlignedVec;
 use std::arch::asm;
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -205,7 +206,7 @@ unsafe fn rows_by_tiles(c: &mut [f32], rows16: usize, a: &[u32], lda: usize, b: 
 
 thread_local! {
     /// Zero-padded copies of A and the C tail, reused across calls on this thread.
-    static SCRATCH: RefCell<(Vec<u32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: RefCell<(AlignedVec<u32>, AlignedVec)> = RefCell::new(Default::default());
 }
 
 /// C (rows × n) (+)= A·B with A's row r, pair kk at `a[r·lda + kk·ks]` (`ks` = 1 for row packs;
@@ -229,22 +230,21 @@ pub(super) fn gemm(c: &mut [f32], rows: usize, a: &[u32], lda: usize, ks: usize,
         SCRATCH.with_borrow_mut(|(ap, cp)| {
             let padded = rest.next_multiple_of(T);
             if ks == 1 {
-                ap.clear();
-                ap.resize(padded * k2p, 0);
+                ap.resize(padded * k2p);
+                ap.fill(0);
                 for r in 0..rest {
                     let src = (rows16 + r) * lda;
                     ap[r * k2p..r * k2p + k2].copy_from_slice(&a[src..src + k2]);
                 }
             } else {
                 // Every element is written below.
-                ap.resize(padded * k2p, 0);
+                ap.resize(padded * k2p);
                 assert!(lda == 1 && (k2 == 0 || rows16 + rest - 1 + (k2 - 1) * ks < a.len()), "amx::gemm: shapes");
                 // SAFETY: AVX-512F comes with AMX here (the caller checked `available()`); the
                 // last element read is in bounds (asserted), `ap` holds padded × k2p pairs.
                 unsafe { transpose_pairs(a, rows16, ks, rest, k2, ap, k2p) };
             }
-            cp.clear();
-            cp.resize(padded * n, 0.0);
+            cp.resize(padded * n);
             if accumulate {
                 cp[..rest * n].copy_from_slice(&c[rows16 * n..rows * n]);
             }

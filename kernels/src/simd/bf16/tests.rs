@@ -42,7 +42,7 @@ fn row_packing_matches_scalar_rounding() {
     let mut a = values(3 * 37, 9);
     a[5] = f32::from_bits(0x3F80_8000);
     a[6] = f32::from_bits(0x3F81_8000);
-    let mut got = Vec::new();
+    let mut got = crate::aligned::AlignedVec::default();
     pack_rows(&a, 37, 0..3, &mut got);
     for r in 0..3 {
         for kk in 0..19 {
@@ -77,7 +77,7 @@ fn matches_the_scalar_twin() {
 }
 
 /// The vectorized pair packing of row-major rows gives the bits of the generic packing,
-/// for odd k, n not a multiple of 16 and k = 1.
+/// for odd k, n not a multiple of 16 and k = 1; both packs start on a cache line.
 #[test]
 fn from_rows_matches_generic_packing() {
     for &(k, n) in &[(1usize, 16usize), (7, 48), (33, 21), (64, 256)] {
@@ -85,7 +85,8 @@ fn from_rows_matches_generic_packing() {
         d[0] = f32::from_bits(0x3F80_8000);
         let fast = PackedB::from_rows(&d, k, n);
         let slow = PackedB::new(Operand::new(&d, k, n));
-        assert_eq!(fast.data, slow.data, "k={k} n={n}");
+        assert_eq!(fast.data[..], slow.data[..], "k={k} n={n}");
+        assert!((fast.data.as_ptr() as usize).is_multiple_of(64) && (slow.data.as_ptr() as usize).is_multiple_of(64));
     }
 }
 
@@ -128,7 +129,7 @@ fn amx_matches_vdpbf16ps() {
     {
         let a = values(rows * k, 11);
         let b = PackedB::from_rows(&values(k * n, 12), k, n);
-        let mut ap = Vec::new();
+        let mut ap = crate::aligned::AlignedVec::default();
         pack_rows(&a, k, 0..rows, &mut ap);
         let acol = PackedB::from_rows(&values(k * rows, 14), k, rows);
         for accumulate in [false, true] {
