@@ -5,6 +5,7 @@
 //! Z, MMD, samplers), sweeps with resumable CSV, plots, and the `rmbench` command-line tool.
 
 pub mod alloc_count;
+pub mod busy;
 pub mod csvio;
 pub mod density;
 pub mod error;

@@ -149,26 +149,30 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
     let mut times = Vec::with_capacity(steps);
     let mut peak = 0u64;
     let mut work_start = GemmWork::now();
-    for k in 0..warmup + steps {
-        if k == warmup {
-            work_start = GemmWork::now();
+    // The steps with the pool's other workers polling instead of sleeping (crate::busy).
+    crate::busy::with_busy_pool(|| -> Result<()> {
+        for k in 0..warmup + steps {
+            if k == warmup {
+                work_start = GemmWork::now();
+            }
+            alloc_count::reset_peak();
+            let t = Instant::now();
+            loss_and_grad(&*model, &x, &spec.objective, &mut state, &mut rng, &mut grad).map_err(|e| Error::Train {
+                step: k,
+                source: e,
+                saved: String::new(),
+            })?;
+            adam.clip(&mut grad, 0.0);
+            adam.step(model.params_mut(), &grad);
+            model.params_changed();
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            if k >= warmup {
+                times.push(ms);
+                peak = peak.max(alloc_count::peak().saturating_sub(baseline));
+            }
         }
-        alloc_count::reset_peak();
-        let t = Instant::now();
-        loss_and_grad(&*model, &x, &spec.objective, &mut state, &mut rng, &mut grad).map_err(|e| Error::Train {
-            step: k,
-            source: e,
-            saved: String::new(),
-        })?;
-        adam.clip(&mut grad, 0.0);
-        adam.step(model.params_mut(), &grad);
-        model.params_changed();
-        let ms = t.elapsed().as_secs_f64() * 1e3;
-        if k >= warmup {
-            times.push(ms);
-            peak = peak.max(alloc_count::peak().saturating_sub(baseline));
-        }
-    }
+        Ok(())
+    })?;
     let work = GemmWork::now().since(work_start);
     let threads = rayon::current_num_threads() as f64;
     let timed_ms: f64 = times.iter().sum();

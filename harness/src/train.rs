@@ -105,66 +105,69 @@ pub fn train(
     let mut wall = 0.0f64;
     let mut last_loss = f64::NAN;
     let mut last_good = model.params().to_vec();
-    for step in 0..cfg.steps {
-        let t0 = Instant::now();
-        let mut rows = Vec::with_capacity(batch);
-        while rows.len() < batch {
-            if cursor == order.len() {
-                order = order_rng.permutation(data.n());
-                cursor = 0;
+    // The steps' short parallel regions with the pool's other workers polling (crate::busy).
+    crate::busy::with_busy_pool(|| {
+        for step in 0..cfg.steps {
+            let t0 = Instant::now();
+            let mut rows = Vec::with_capacity(batch);
+            while rows.len() < batch {
+                if cursor == order.len() {
+                    order = order_rng.permutation(data.n());
+                    cursor = 0;
+                }
+                rows.push(order[cursor]);
+                cursor += 1;
             }
-            rows.push(order[cursor]);
-            cursor += 1;
-        }
-        let xb = data.select_rows(&rows);
-        let loss = match loss_and_grad(&*model, &xb, &cfg.objective, &mut state, &mut obj_rng, &mut grad) {
-            Ok(l) => l,
-            Err(e) => {
-                model.params_mut().copy_from_slice(&last_good);
-                model.params_changed();
-                return Err(Error::Train { step, source: e, saved: String::new() });
+            let xb = data.select_rows(&rows);
+            let loss = match loss_and_grad(&*model, &xb, &cfg.objective, &mut state, &mut obj_rng, &mut grad) {
+                Ok(l) => l,
+                Err(e) => {
+                    model.params_mut().copy_from_slice(&last_good);
+                    model.params_changed();
+                    return Err(Error::Train { step, source: e, saved: String::new() });
+                }
+            };
+            let mut gc = [state.log_norm_grad];
+            let norm = adam.clip(&mut grad, (gc[0] as f64).powi(2));
+            if norm > cfg.adam.clip as f64 && cfg.adam.clip > 0.0 {
+                gc[0] *= (cfg.adam.clip as f64 / norm) as f32;
             }
-        };
-        let mut gc = [state.log_norm_grad];
-        let norm = adam.clip(&mut grad, (gc[0] as f64).powi(2));
-        if norm > cfg.adam.clip as f64 && cfg.adam.clip > 0.0 {
-            gc[0] *= (cfg.adam.clip as f64 / norm) as f32;
-        }
-        last_good.copy_from_slice(model.params());
-        adam.step(model.params_mut(), &grad);
-        model.params_changed();
-        if cfg.objective.objective == crate::objective::Objective::Nce {
-            let mut c = [state.log_norm];
-            adam_c.step(&mut c, &gc);
-            state.log_norm = c[0];
-        }
-        wall += t0.elapsed().as_secs_f64() * 1e3;
-        last_loss = loss;
-        on_step(step + 1);
-        let log_now = cfg.log_every > 0 && ((step + 1) % cfg.log_every == 0 || step + 1 == cfg.steps);
-        if log_now {
-            let metrics = evaluate(&*model, step + 1);
-            let unevaluated = [(String::new(), f64::NAN)];
-            let rows = if metrics.is_empty() { &unevaluated[..] } else { &metrics[..] };
-            for (name, value) in rows {
-                on_row(&CurveRow {
-                    schema_version: 1,
-                    step: step + 1,
-                    wall_ms: wall,
-                    loss,
-                    grad_norm: norm,
-                    metric: name.clone(),
-                    metric_value: (!name.is_empty()).then_some(*value),
-                    objective: cfg.objective.objective.name().to_string(),
-                    samples: cfg.objective.samples,
-                    model: model.kind().name().to_string(),
-                    dim: model.dim(),
-                    batch,
-                    seed: cfg.seed,
-                    provenance: prov.clone(),
-                })?;
+            last_good.copy_from_slice(model.params());
+            adam.step(model.params_mut(), &grad);
+            model.params_changed();
+            if cfg.objective.objective == crate::objective::Objective::Nce {
+                let mut c = [state.log_norm];
+                adam_c.step(&mut c, &gc);
+                state.log_norm = c[0];
+            }
+            wall += t0.elapsed().as_secs_f64() * 1e3;
+            last_loss = loss;
+            on_step(step + 1);
+            let log_now = cfg.log_every > 0 && ((step + 1) % cfg.log_every == 0 || step + 1 == cfg.steps);
+            if log_now {
+                let metrics = evaluate(&*model, step + 1);
+                let unevaluated = [(String::new(), f64::NAN)];
+                let rows = if metrics.is_empty() { &unevaluated[..] } else { &metrics[..] };
+                for (name, value) in rows {
+                    on_row(&CurveRow {
+                        schema_version: 1,
+                        step: step + 1,
+                        wall_ms: wall,
+                        loss,
+                        grad_norm: norm,
+                        metric: name.clone(),
+                        metric_value: (!name.is_empty()).then_some(*value),
+                        objective: cfg.objective.objective.name().to_string(),
+                        samples: cfg.objective.samples,
+                        model: model.kind().name().to_string(),
+                        dim: model.dim(),
+                        batch,
+                        seed: cfg.seed,
+                        provenance: prov.clone(),
+                    })?;
+                }
             }
         }
-    }
-    Ok(TrainSummary { final_loss: last_loss, wall_ms: wall, log_norm: state.log_norm })
+        Ok(TrainSummary { final_loss: last_loss, wall_ms: wall, log_norm: state.log_norm })
+    })
 }
