@@ -7,7 +7,8 @@
 //! per call); W's bf16 pack is made once, as the MLP caches it between optimizer steps.
 //! `weight_grad_flops`: the weight-gradient product ∂W[256 × 256] = Aᵀ·Z over m rows, f32 against
 //! `bf16::gemm_tn` with both operands packed per call. On AVX2 CPUs without bf16, `i16_avx2`: the
-//! int16 fixed-point product of `rmbench_kernels::i16` (`vpmaddwd`).
+//! int16 fixed-point product of `rmbench_kernels::i16` (`vpmaddwd`). `bf16_task_alignment`: one
+//! 96-row task on one thread with its packed rows and output on cache lines or 16 bytes off.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
@@ -88,6 +89,30 @@ fn dense(c: &mut Criterion) {
         }
     }
     g.finish();
+    // One 96-row task on one thread, its packed rows and output on cache lines or 16 bytes off
+    // (what a `Vec` from the allocator gives): each 64-byte tile row of the offset operands splits
+    // two lines.
+    if bf16::available() {
+        let mut g = c.benchmark_group("bf16_task_alignment");
+        let rows = 96;
+        let a: Vec<f32> = (0..rows * k).map(|i| ((i % 89) as f32 - 44.0) * 0.01).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| ((i % 53) as f32 - 26.0) * 0.01).collect();
+        let packed = bf16::PackedB::new(Operand::t(&w, n, k));
+        g.throughput(Throughput::Elements((2 * rows * k * n) as u64));
+        for (name, off) in [("aligned", 0usize), ("offset16", 4)] {
+            let mut ap = AlignedVec::<u32>::zeros(rows * k / 2 + 16);
+            let mut out = AlignedVec::<f32>::zeros(rows * n + 16);
+            let ap = &mut ap[off..off + rows * k / 2];
+            for (r, p) in a.chunks(k).zip(ap.chunks_mut(k / 2)) {
+                bf16::pack_row(r, p);
+            }
+            let out = &mut out[off..off + rows * n];
+            g.bench_function(BenchmarkId::new(format!("bf16_{}_{name}", bf16::engine()), rows), |b| {
+                b.iter(|| bf16::gemm_block(out, rows, ap, &packed, true))
+            });
+        }
+        g.finish();
+    }
     // Weight gradient ∂W = Δᵀ·Z over m rows (the K of the product is the row count).
     let mut g = c.benchmark_group("weight_grad_flops");
     for m in [1280usize, 8192] {

@@ -33,10 +33,13 @@ impl Drop for Release<'_> {
 }
 
 /// Runs `f` on this thread while every other worker of the current rayon pool polls for work
-/// instead of sleeping. Outside a pool, or in a pool of one thread, just runs `f`.
+/// instead of sleeping. Just runs `f` outside a pool, in a pool of one thread, in a pool with more
+/// threads than the machine has CPUs (pollers would take time from the working threads there), or
+/// when `RMBENCH_BUSY=0`.
 pub fn with_busy_pool<R>(f: impl FnOnce() -> R) -> R {
-    let others = rayon::current_num_threads().saturating_sub(1);
-    if others == 0 || rayon::current_thread_index().is_none() {
+    let threads = rayon::current_num_threads();
+    let others = threads.saturating_sub(1);
+    if others == 0 || rayon::current_thread_index().is_none() || !enabled(threads) {
         return f();
     }
     let flags = Arc::new(Flags::default());
@@ -44,8 +47,16 @@ pub fn with_busy_pool<R>(f: impl FnOnce() -> R) -> R {
         let fl = Arc::clone(&flags);
         rayon::spawn(move || {
             fl.started.fetch_add(1, Ordering::AcqRel);
+            // Idle polls back off to 16 pause hints (≈ 1 µs), so the steal attempts do not keep
+            // the working thread's deque lines bouncing between the cores.
+            let mut idle = 0u32;
             while !fl.done.load(Ordering::Acquire) {
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                    idle = 0;
+                    continue;
+                }
+                idle = (idle + 1).min(4);
+                for _ in 0..1u32 << idle {
                     std::hint::spin_loop();
                 }
             }
@@ -59,6 +70,13 @@ pub fn with_busy_pool<R>(f: impl FnOnce() -> R) -> R {
     }
     let _release = Release(&flags, others);
     f()
+}
+
+/// Polling is on unless `RMBENCH_BUSY` is `0`/`off` or `threads` exceeds the CPUs available.
+fn enabled(threads: usize) -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var("RMBENCH_BUSY").is_ok_and(|v| v == "0" || v == "off"));
+    !off && std::thread::available_parallelism().is_ok_and(|n| threads <= n.get())
 }
 
 #[cfg(test)]
