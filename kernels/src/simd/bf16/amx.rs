@@ -244,6 +244,12 @@ pub(super) fn gemm(c: &mut [f32], rows: usize, a: &[u32], lda: usize, ks: usize,
                 // last element read is in bounds (asserted), `ap` holds padded × k2p pairs.
                 unsafe { transpose_pairs(a, rows16, ks, rest, k2, ap, k2p) };
             }
+            if padded == rest {
+                // Whole tiles of C (the weight gradient's 32-row blocks): no copy of C.
+                // SAFETY: padded rows of k2p pairs in `ap`, rows16 + padded = rows rows in `c`.
+                unsafe { rows_by_tiles(&mut c[rows16 * n..], padded, ap, k2p, b, k2p, accumulate) };
+                return;
+            }
             cp.resize(padded * n);
             if accumulate {
                 cp[..rest * n].copy_from_slice(&c[rows16 * n..rows * n]);
