@@ -205,6 +205,12 @@ pub trait EnergyModel: Send + Sync {
     }
 }
 
+/// True when `idx` (s per row) lists all d flips of every row in order 0..d: exact RM's training
+/// step, which models serve with their all-flip kernel.
+pub(crate) fn lists_every_flip_in_order(idx: &[u32], s: usize, d: usize) -> bool {
+    s == d && s > 0 && idx.chunks_exact(s).all(|r| r.iter().enumerate().all(|(i, &v)| v as usize == i))
+}
+
 /// Fills a buffer with a deterministic pseudo-random sequence (SplitMix64) scaled to ±`scale`:
 /// model initialisation without a dependency on the data crates' RNG.
 pub(crate) fn fill_uniform(buf: &mut [f32], seed: u64, scale: f32) {

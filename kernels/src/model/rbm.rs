@@ -215,7 +215,7 @@ impl EnergyModel for Rbm {
         }
         let s = idx.len() / n;
         // Every row listing all d flips in order (exact RM's training step): the all-flip kernel.
-        if s == self.d && idx.chunks_exact(s).all(|r| r.iter().enumerate().all(|(i, &v)| v as usize == i)) {
+        if super::lists_every_flip_in_order(idx, s, self.d) {
             return self.delta_all(x, out);
         }
         if let Some(table) = self.flip_table_for(n * s) {

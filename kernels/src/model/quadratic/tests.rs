@@ -56,6 +56,33 @@ fn batched_fields_equal_the_per_row_gather() {
     }
 }
 
+/// Exact RM's training step lists all d flips of every row in order: `delta_at` serves it with
+/// the all-flip kernel (the same bits as `delta_all`); a list out of order takes the list path,
+/// which agrees with the reference.
+#[test]
+fn delta_at_listing_every_flip_in_order_is_delta_all() {
+    for d in [1usize, 17, 70, TILE_FROM_D + 3] {
+        let m = Quadratic::random(d, 0.5, 3 + d as u64);
+        for n in [1usize, 3, 9] {
+            for (name, x) in patterns(n, d, (n + d) as u64) {
+                let idx: Vec<u32> = (0..n).flat_map(|_| 0..d as u32).collect();
+                let (mut all, mut at) = (vec![0f32; n * d], vec![0f32; n * d]);
+                m.delta_all(&x, &mut all);
+                m.delta_at(&x, &idx, &mut at);
+                assert!(all.iter().zip(&at).all(|(a, b)| a.to_bits() == b.to_bits()), "d={d} n={n} {name}");
+                if d > 70 {
+                    continue; // the reference re-evaluates E per flip: O(n·d³)
+                }
+                let mut shuffled = idx.clone();
+                shuffled[..d].reverse();
+                m.delta_at(&x, &shuffled, &mut at);
+                let want = crate::reference::delta_at(&m, &x, &shuffled);
+                crate::testing::assert_close(&format!("d={d} n={n} {name} reversed"), &at, &want, TOL.rel, TOL.abs);
+            }
+        }
+    }
+}
+
 /// `params_changed` sets J to (J + Jᵀ)/2 with a zero diagonal, exactly, on shapes around the
 /// symmetrization's block size.
 #[test]
