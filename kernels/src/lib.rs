@@ -16,7 +16,7 @@ pub mod simd;
 mod testing;
 
 pub use bits::BitBatch;
-pub use model::{EnergyModel, Mlp, ModelKind, Quadratic, Rbm, TensorSpec, WeightFn};
+pub use model::{EnergyModel, Mlp, ModelKind, Quadratic, Rbm, SiteState, TensorSpec, WeightFn};
 pub use simd::{bf16, fp16, i16, Isa};
 
 /// Errors from building batches and models.

@@ -1,7 +1,9 @@
 //! MCMC samplers over a learned model on bit-packed batches of parallel chains.
 //!
 //! - Systematic-scan Gibbs: for i = 0..d, every chain flips bit i with probability σ(−ΔEᵢ(x)),
-//!   one `delta_at` call over all chains per site (an exact single-site Gibbs update).
+//!   one `delta_at` call over all chains per site (an exact single-site Gibbs update), or, for
+//!   models with a per-chain incremental state (`EnergyModel::site_state`, the RBM), each chain
+//!   scanning on its own from that state.
 //! - Gibbs-with-Gradients (Grathwohl et al. 2021): propose flipping bit i from
 //!   q(i|x) = softmax(−ΔẼ(x)/2)ᵢ with ΔẼᵢ = (1 − 2xᵢ)·∂E/∂xᵢ the first-order estimate of ΔEᵢ, and
 //!   accept with min(1, exp(−ΔEᵢ)·q(i|x')/q(i|x)).
@@ -43,6 +45,9 @@ pub fn gibbs_sweeps(
     base: Option<&[f64]>,
 ) {
     let (m, d) = (x.n(), x.d());
+    if beta != 0.0 && m > 0 && model.site_state(x.row(0)).is_some() {
+        return gibbs_by_site_state(model, x, rngs, sweeps, beta, base);
+    }
     let mut delta = vec![0f32; m];
     // For the MLP a ΔE costs two forward passes (base and flip); keeping each chain's current
     // energy halves that: only the flipped rows are evaluated. Other models have O(H) or O(popcount)
@@ -69,13 +74,7 @@ pub fn gibbs_sweeps(
                 model.delta_at(x, &idx, &mut delta);
             }
             for (r, rng) in rngs.iter_mut().enumerate() {
-                let on = x.get(r, i);
-                // Δ of −log target when flipping: β·ΔE − (1 − β)·Δlog p₀.
-                let mut de = beta * delta[r] as f64;
-                if let Some(p) = base {
-                    let lp = (p[i] / (1.0 - p[i])).ln(); // log p₀(xᵢ=1) − log p₀(xᵢ=0)
-                    de -= (1.0 - beta) * if on { -lp } else { lp };
-                }
+                let de = target_delta(delta[r], beta, base, i, x.get(r, i));
                 if rng.uniform() < flip_prob(de as f32) {
                     x.flip(r, i);
                     if cache {
@@ -84,6 +83,54 @@ pub fn gibbs_sweeps(
                 }
             }
         }
+    }
+}
+
+/// Δ of −log target when flipping bit i (now `on`): β·ΔE − (1 − β)·Δlog p₀.
+fn target_delta(delta: f32, beta: f64, base: Option<&[f64]>, i: usize, on: bool) -> f64 {
+    let mut de = beta * delta as f64;
+    if let Some(p) = base {
+        let lp = (p[i] / (1.0 - p[i])).ln(); // log p₀(xᵢ=1) − log p₀(xᵢ=0)
+        de -= (1.0 - beta) * if on { -lp } else { lp };
+    }
+    de
+}
+
+/// [`gibbs_sweeps`] for models with a per-chain [`rmbench_kernels::SiteState`] (the RBM): every
+/// chain runs all its sweeps in one parallel task from its incremental state, drawing the same
+/// uniforms in the same order as the batched scan.
+fn gibbs_by_site_state(
+    model: &dyn EnergyModel,
+    x: &mut BitBatch,
+    rngs: &mut [Stream],
+    sweeps: usize,
+    beta: f64,
+    base: Option<&[f64]>,
+) {
+    use rayon::prelude::*;
+    let d = x.d();
+    let xr = &*x;
+    let rows: Vec<Vec<u64>> = rngs
+        .par_iter_mut()
+        .enumerate()
+        .map(|(r, rng)| {
+            let mut row = xr.row(r).to_vec();
+            let mut st = model.site_state(&row).expect("site_state: the model offered one");
+            for _ in 0..sweeps {
+                for i in 0..d {
+                    let on = rmbench_kernels::bits::bit(&row, i) == 1;
+                    let de = target_delta(st.delta(&row, i), beta, base, i, on);
+                    if rng.uniform() < flip_prob(de as f32) {
+                        row[i / 64] ^= 1 << (i % 64);
+                        st.flipped(&row, i);
+                    }
+                }
+            }
+            row
+        })
+        .collect();
+    for (r, row) in rows.iter().enumerate() {
+        x.set_row(r, row);
     }
 }
 
@@ -167,6 +214,32 @@ mod tests {
         let acc = gwg_steps(&m, &mut x, &mut rngs, 150);
         assert!(acc > 0.2, "acceptance {acc}");
         check_against_exact(&x, &p, "gwg");
+    }
+
+    /// The RBM takes the per-chain site-state path; a tempered target with a base mixed in
+    /// (AIS's intermediate distributions) takes it too.
+    #[test]
+    fn gibbs_on_an_rbm_reaches_the_exact_marginals() {
+        let d = 7;
+        let mut m = rmbench_kernels::Rbm::random(d, 5, 1.5, 9);
+        m.params_mut().iter_mut().skip(d * 5).enumerate().for_each(|(i, v)| *v = 0.4 * ((i % 3) as f32 - 1.0));
+        m.params_changed();
+        let p = probabilities_exact(&m).unwrap();
+        let (mut x, mut rngs) = uniform_chains(4000, d, 6);
+        gibbs_sweeps(&m, &mut x, &mut rngs, 30, 1.0, None);
+        check_against_exact(&x, &p, "gibbs rbm");
+        // β = ½ with base p₀: target ∝ p(x)^½·p₀(x)^½.
+        let base: Vec<f64> = (0..d).map(|i| 0.2 + 0.1 * i as f64).collect();
+        let lp0 = |s: usize| -> f64 {
+            (0..d).map(|i| if (s >> i) & 1 == 1 { base[i].ln() } else { (1.0 - base[i]).ln() }).sum()
+        };
+        let w: Vec<f64> = (0..p.len()).map(|s| 0.5 * p[s].ln() + 0.5 * lp0(s)).collect();
+        let mx = w.iter().cloned().fold(f64::MIN, f64::max);
+        let z: f64 = w.iter().map(|v| (v - mx).exp()).sum();
+        let q: Vec<f64> = w.iter().map(|v| (v - mx).exp() / z).collect();
+        let (mut x, mut rngs) = uniform_chains(4000, d, 7);
+        gibbs_sweeps(&m, &mut x, &mut rngs, 30, 0.5, Some(&base));
+        check_against_exact(&x, &q, "gibbs rbm tempered");
     }
 
     /// The MLP takes the cached-energy Gibbs path.

@@ -166,6 +166,14 @@ pub trait EnergyModel: Send + Sync {
         0
     }
 
+    /// Single-site Gibbs support: the state of one chain at bits `row` from which ΔEᵢ of the
+    /// chain's current bits costs less than [`EnergyModel::delta_at`] (which starts from the
+    /// bits alone), kept up to date as bits flip. `None` (the default): samplers call `delta_at`.
+    fn site_state(&self, row: &[u64]) -> Option<Box<dyn SiteState + '_>> {
+        let _ = row;
+        None
+    }
+
     /// Exhaustive enumeration support: calls `visit(E)` for the states k ^ (k >> 1) of the
     /// reflected Gray code, k = start..start + count (bit i of the state = xᵢ, d ≤ 63), each reached
     /// from the previous by one flip. Returns false if the model has no incremental walk (callers
@@ -203,6 +211,14 @@ pub trait EnergyModel: Send + Sync {
             out.chunks_mut(d).enumerate().for_each(spin_row);
         }
     }
+}
+
+/// One chain's incremental state for single-site Gibbs scans ([`EnergyModel::site_state`]).
+pub trait SiteState: Send {
+    /// ΔEᵢ = E(row with bit i flipped) − E(row), `row` the chain's current bits.
+    fn delta(&mut self, row: &[u64], i: usize) -> f32;
+    /// Bit i of the chain has just flipped; `row` holds the new bits.
+    fn flipped(&mut self, row: &[u64], i: usize);
 }
 
 /// True when `idx` (s per row) lists all d flips of every row in order 0..d: exact RM's training

@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 mod columns;
 mod flips;
+mod site;
 use super::mlp::pool::Pool;
 use flips::FlipTable;
 
@@ -163,6 +164,9 @@ impl EnergyModel for Rbm {
     /// 2¹⁸ flips (2 MiB of ΔE and weights): whole batches at the dimensions benchmarked.
     fn flip_chunk_hint(&self) -> usize {
         1 << 18
+    }
+    fn site_state(&self, row: &[u64]) -> Option<Box<dyn super::SiteState + '_>> {
+        Some(Box::new(site::RbmSite::new(self, row)))
     }
     fn metadata(&self) -> Vec<(String, String)> {
         vec![("hidden".into(), self.h.to_string())]
