@@ -183,6 +183,29 @@ pub fn check_delta_brute_force(what: &str, m: &dyn EnergyModel, x: &BitBatch) {
     }
 }
 
+/// A model's `site_state` along a walk of `steps` single-bit flips from random bits (a flip at
+/// every other visited site): its ΔE at every visited site against the f64 reference evaluated
+/// from the bits alone.
+pub fn check_site_walk(what: &str, m: &dyn EnergyModel, steps: usize, seed: u64) {
+    let d = m.dim();
+    let mut x = BitBatch::zeros(1, d);
+    let mut z = seed;
+    for i in 0..d {
+        x.set(0, i, next(&mut z).is_multiple_of(3));
+    }
+    let mut st = m.site_state(x.row(0)).expect("the model has a site state");
+    for step in 0..steps {
+        let i = (next(&mut z) % d as u64) as usize;
+        let got = st.delta(x.row(0), i);
+        let want = reference::delta_at(m, &x, &[i as u32])[0];
+        assert!((got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()), "{what} step {step}: {got} vs {want}");
+        if step % 2 == 0 {
+            x.flip(0, i);
+            st.flipped(x.row(0), i);
+        }
+    }
+}
+
 /// `gray_energies` over states start..start+count (all < 2^d) against the model's batched `energy`
 /// on the same Gray-code states.
 pub fn check_gray_walk(what: &str, m: &dyn EnergyModel, start: u64, count: u64) {

@@ -412,6 +412,9 @@ impl EnergyModel for Quadratic {
     fn flip_chunk_hint(&self) -> usize {
         1 << 18
     }
+    fn site_state(&self, row: &[u64]) -> Option<Box<dyn super::SiteState + '_>> {
+        Some(Box::new(site::QuadraticSite::new(self, row)))
+    }
     fn dim(&self) -> usize {
         self.d
     }
@@ -633,5 +636,6 @@ impl EnergyModel for Quadratic {
     }
 }
 
+mod site;
 #[cfg(test)]
 mod tests;

@@ -55,8 +55,7 @@ impl SiteState for RbmSite<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::bits::BitBatch;
-    use crate::{EnergyModel, Rbm};
+    use crate::Rbm;
 
     /// Along a walk of 3000 flips (past two rebuilds), the state's ΔE at every visited site
     /// matches the f64 reference evaluated from the bits alone, for H around the vector widths.
@@ -64,23 +63,7 @@ mod tests {
     fn site_deltas_follow_a_walk_of_flips() {
         for (d, h) in [(1usize, 1usize), (13, 16), (70, 37), (130, 64)] {
             let m = Rbm::random(d, h, 0.8, (d * h) as u64);
-            let mut x = BitBatch::zeros(1, d);
-            let mut z = 7u64;
-            for i in 0..d {
-                x.set(0, i, crate::testing::next(&mut z).is_multiple_of(3));
-            }
-            let mut st = m.site_state(x.row(0)).expect("the RBM has a site state");
-            for step in 0..3000 {
-                let i = (crate::testing::next(&mut z) % d as u64) as usize;
-                let got = st.delta(x.row(0), i);
-                let want = crate::reference::delta_at(&m, &x, &[i as u32])[0];
-                let tol = 1e-4 * (1.0 + want.abs());
-                assert!((got as f64 - want).abs() < tol, "d={d} h={h} step {step}: {got} vs {want}");
-                if step % 2 == 0 {
-                    x.flip(0, i);
-                    st.flipped(x.row(0), i);
-                }
-            }
+            crate::testing::check_site_walk(&format!("rbm d={d} h={h}"), &m, 3000, 7);
         }
     }
 }
