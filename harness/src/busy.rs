@@ -37,11 +37,10 @@ impl Drop for Release<'_> {
 /// threads than the machine has CPUs (pollers would take time from the working threads there), or
 /// when `RMBENCH_BUSY=0`.
 pub fn with_busy_pool<R>(f: impl FnOnce() -> R) -> R {
-    let threads = rayon::current_num_threads();
-    let others = threads.saturating_sub(1);
-    if others == 0 || rayon::current_thread_index().is_none() || !enabled(threads) {
+    if !polls_here() {
         return f();
     }
+    let others = rayon::current_num_threads() - 1;
     let flags = Arc::new(Flags::default());
     for _ in 0..others {
         let fl = Arc::clone(&flags);
@@ -70,6 +69,13 @@ pub fn with_busy_pool<R>(f: impl FnOnce() -> R) -> R {
     }
     let _release = Release(&flags, others);
     f()
+}
+
+/// Whether [`with_busy_pool`] called from here would keep other workers polling (recorded with
+/// step timings).
+pub fn polls_here() -> bool {
+    let threads = rayon::current_num_threads();
+    threads > 1 && rayon::current_thread_index().is_some() && enabled(threads)
 }
 
 /// Polling is on unless `RMBENCH_BUSY` is `0`/`off` or `threads` exceeds the CPUs available.

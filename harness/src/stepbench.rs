@@ -59,6 +59,9 @@ pub struct StepStats {
     /// Peak resident set of the whole process so far (VmHWM, MiB; Linux), comparable to a
     /// PyTorch process's peak RSS.
     pub process_peak_rss_mib: Option<f64>,
+    /// Whether the pool's other workers polled between the steps' parallel regions
+    /// ([`crate::busy`]; off with `RMBENCH_BUSY=0`, one thread, or more threads than CPUs).
+    pub busy_workers: bool,
 }
 
 /// The process's peak resident set (VmHWM from /proc/self/status), in MiB.
@@ -198,6 +201,7 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
         gemm_share: gemm_thread_ms / threads / timed_ms,
         steps,
         process_peak_rss_mib: process_peak_rss_mib(),
+        busy_workers: crate::busy::polls_here(),
     })
 }
 
