@@ -46,7 +46,34 @@ pub fn gibbs_sweeps(
 ) {
     let (m, d) = (x.n(), x.d());
     if beta != 0.0 && m > 0 && model.site_state(x.row(0)).is_some() {
-        return gibbs_by_site_state(model, x, rngs, sweeps, beta, base);
+        // A per-chain incremental state (the RBM, the quadratic model): every chain runs all its
+        // sweeps in one parallel task, drawing the same uniforms in the same order as the
+        // batched scan below.
+        use rayon::prelude::*;
+        let xr = &*x;
+        let rows: Vec<Vec<u64>> = rngs
+            .par_iter_mut()
+            .enumerate()
+            .map(|(r, rng)| {
+                let mut row = xr.row(r).to_vec();
+                let mut st = model.site_state(&row).expect("site_state: the model offered one");
+                for _ in 0..sweeps {
+                    for i in 0..d {
+                        let on = rmbench_kernels::bits::bit(&row, i) == 1;
+                        let de = target_delta(st.delta(&row, i), beta, base, i, on);
+                        if rng.uniform() < flip_prob(de as f32) {
+                            row[i / 64] ^= 1 << (i % 64);
+                            st.flipped(&row, i);
+                        }
+                    }
+                }
+                row
+            })
+            .collect();
+        for (r, row) in rows.iter().enumerate() {
+            x.set_row(r, row);
+        }
+        return;
     }
     let mut delta = vec![0f32; m];
     // For the MLP a ΔE costs two forward passes (base and flip); keeping each chain's current
@@ -94,44 +121,6 @@ fn target_delta(delta: f32, beta: f64, base: Option<&[f64]>, i: usize, on: bool)
         de -= (1.0 - beta) * if on { -lp } else { lp };
     }
     de
-}
-
-/// [`gibbs_sweeps`] for models with a per-chain [`rmbench_kernels::SiteState`] (the RBM): every
-/// chain runs all its sweeps in one parallel task from its incremental state, drawing the same
-/// uniforms in the same order as the batched scan.
-fn gibbs_by_site_state(
-    model: &dyn EnergyModel,
-    x: &mut BitBatch,
-    rngs: &mut [Stream],
-    sweeps: usize,
-    beta: f64,
-    base: Option<&[f64]>,
-) {
-    use rayon::prelude::*;
-    let d = x.d();
-    let xr = &*x;
-    let rows: Vec<Vec<u64>> = rngs
-        .par_iter_mut()
-        .enumerate()
-        .map(|(r, rng)| {
-            let mut row = xr.row(r).to_vec();
-            let mut st = model.site_state(&row).expect("site_state: the model offered one");
-            for _ in 0..sweeps {
-                for i in 0..d {
-                    let on = rmbench_kernels::bits::bit(&row, i) == 1;
-                    let de = target_delta(st.delta(&row, i), beta, base, i, on);
-                    if rng.uniform() < flip_prob(de as f32) {
-                        row[i / 64] ^= 1 << (i % 64);
-                        st.flipped(&row, i);
-                    }
-                }
-            }
-            row
-        })
-        .collect();
-    for (r, row) in rows.iter().enumerate() {
-        x.set_row(r, row);
-    }
 }
 
 /// `steps` Gibbs-with-Gradients steps (one proposed flip per chain per step).
