@@ -1,5 +1,6 @@
 //! Where a number came from: machine, CPU features, ISA, build flags, threads, git revision.
 
+use rmbench_kernels::bf16::Precision;
 use serde::Serialize;
 
 /// Provenance columns written into every CSV row.
@@ -38,14 +39,17 @@ pub fn cpu_model() -> String {
 impl Provenance {
     /// The kernels' ISA, with `+bf16` when the MLP's flipped rows run in mixed precision
     /// (`+amx-bf16` when their products run on AMX tiles, `+fp16` when the half format is fp16
-    /// on AVX512-FP16, `+i16` when they are int16 fixed point on AVX2).
-    pub fn isa_label(bf16: bool) -> String {
-        let mixed = match (bf16, rmbench_kernels::bf16::engine()) {
-            (false, _) => "",
-            (true, "amx") => "+amx-bf16",
-            (true, "avx512fp16") => "+fp16",
-            (true, "avx2i16") => "+i16",
-            (true, _) => "+bf16",
+    /// on AVX512-FP16, `+i16` when they are int16 fixed point on AVX2), `+bf16x3` for split
+    /// products (`+amx-bf16x3` on tiles).
+    pub fn isa_label(precision: Precision) -> String {
+        let mixed = match (precision, rmbench_kernels::bf16::engine()) {
+            (Precision::F32, _) => "",
+            (Precision::Bf16, "amx") => "+amx-bf16",
+            (Precision::Bf16, "avx512fp16") => "+fp16",
+            (Precision::Bf16, "avx2i16") => "+i16",
+            (Precision::Bf16, _) => "+bf16",
+            (Precision::Bf16x3, "amx") => "+amx-bf16x3",
+            (Precision::Bf16x3, _) => "+bf16x3",
         };
         format!("{}{mixed}", rmbench_kernels::simd::isa().name())
     }
@@ -55,7 +59,7 @@ impl Provenance {
         Provenance {
             cpu: cpu_model(),
             cpu_features: rmbench_kernels::simd::cpu_features(),
-            isa: Provenance::isa_label(rmbench_kernels::bf16::mixed_default()),
+            isa: Provenance::isa_label(rmbench_kernels::bf16::precision_default()),
             rustflags: env!("RMBENCH_RUSTFLAGS").to_string(),
             profile: env!("RMBENCH_PROFILE").to_string(),
             threads: rayon::current_num_threads(),

@@ -23,8 +23,8 @@ pub struct StepSpec {
     pub objective: ObjectiveConfig,
     /// Seed of model, data and sampling.
     pub seed: u64,
-    /// Mixed precision (bf16 differences for the MLP's flipped rows).
-    pub bf16: bool,
+    /// Precision of the MLP's dense products.
+    pub precision: rmbench_kernels::bf16::Precision,
 }
 
 /// Timing of k steps after warm-up.
@@ -141,8 +141,10 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
     }
     let baseline = process_baseline_bytes();
     let mut model = new_model(spec.shape, spec.seed);
-    if !model.set_mixed_precision(spec.bf16) {
-        return Err(Error::Input("bf16 precision needs the mlp model and a CPU with AVX512-BF16 (ISA avx512)".into()));
+    if !model.set_precision(spec.precision) {
+        let p = spec.precision;
+        let why = p.check().err().unwrap_or_else(|| "it applies to the mlp model only".into());
+        return Err(Error::Input(format!("{} precision: {why}", p.name())));
     }
     let x = random_batch(spec.batch, spec.shape.dim, spec.seed);
     let mut adam = Adam::new(AdamConfig::default(), model.num_params());

@@ -29,7 +29,10 @@ pub struct Global {
     /// AMX tiles where the CPU has them and `RMBENCH_AMX` is not 0, else fp16 on AVX512-FP16 CPUs
     /// unless `RMBENCH_FP16` is 0, else bf16 `vdpbf16ps` on AVX512-BF16, else int16 fixed point
     /// `vpmaddwd` on AVX2; recorded as `+amx-bf16`, `+fp16`, `+bf16` or `+i16` on the ISA column).
-    #[arg(long, global = true, default_value = "f32", value_parser = ["f32", "bf16"])]
+    /// bf16x3 runs every hidden→hidden product (base and flipped rows, forward, backward and
+    /// weight gradient) as three bf16 products hi·hi + hi·lo + lo·hi, each within 3·2⁻¹⁶ of exact:
+    /// f32-class results at AMX speed (`+amx-bf16x3`; elsewhere correct but slower than f32).
+    #[arg(long, global = true, default_value = "f32", value_parser = rmbench_kernels::bf16::Precision::NAMES)]
     pub precision: String,
 }
 
@@ -66,9 +69,8 @@ pub enum Cmd {
 pub fn run(cli: Cli) -> Result<()> {
     let isa = rmbench_kernels::Isa::parse(&cli.global.isa).map_err(anyhow::Error::msg).context("--isa")?;
     rmbench_kernels::simd::set_isa(isa).map_err(anyhow::Error::msg).context("--isa")?;
-    rmbench_kernels::bf16::set_mixed_default(cli.global.precision == "bf16")
-        .map_err(anyhow::Error::msg)
-        .context("--precision")?;
+    let precision = rmbench_kernels::bf16::Precision::parse(&cli.global.precision).map_err(anyhow::Error::msg)?;
+    rmbench_kernels::bf16::set_precision_default(precision).map_err(anyhow::Error::msg).context("--precision")?;
     if let Some(t) = cli.global.threads {
         anyhow::ensure!(t > 0, "--threads must be at least 1");
         rayon::ThreadPoolBuilder::new().num_threads(t).build_global().context("--threads")?;

@@ -60,8 +60,8 @@ pub fn step_bench(a: StepBenchArgs) -> Result<()> {
     let mut cfg = ObjectiveConfig::new(obj);
     cfg.samples = a.samples;
     cfg.without_replacement = a.without_replacement;
-    let bf16 = rmbench_kernels::bf16::mixed_default();
-    let spec = StepSpec { shape, batch: a.batch, objective: cfg, seed: a.seed, bf16 };
+    let precision = rmbench_kernels::bf16::precision_default();
+    let spec = StepSpec { shape, batch: a.batch, objective: cfg, seed: a.seed, precision };
     let stats = time_steps(&spec, a.warmup, a.steps)?;
     let prov = rmbench_harness::provenance::Provenance::current();
     let mut v = serde_json::to_value(&stats)?;

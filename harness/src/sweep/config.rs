@@ -19,13 +19,14 @@
 //! objective = ["rm", "ggis-basic", "ggis-advanced", "rm-uniform"]
 //! without_replacement = [false]
 //! threads = [0]             # 0 = all cores
-//! precision = ["f32"]       # f32 | bf16 (mlp only; default: the --precision flag)
+//! precision = ["f32"]       # f32 | bf16 | bf16x3 (mlp only; default: the --precision flag)
 //! ```
 //! Unknown keys and invalid values are rejected before any work starts, naming the key.
 
 use crate::error::{Error, Result};
 use crate::model_io::{ModelKindName, ModelShape};
 use crate::objective::{Objective, ObjectiveConfig};
+use rmbench_kernels::bf16::Precision;
 use serde::Deserialize;
 
 /// A whole sweep file.
@@ -94,7 +95,7 @@ pub struct GridBlock {
     /// Thread counts (0 = all cores).
     #[serde(default = "t0")]
     pub threads: Vec<usize>,
-    /// Precisions of the MLP's flipped rows: f32, bf16 (empty: the process's `--precision`).
+    /// Precisions of the MLP's dense products: f32, bf16, bf16x3 (empty: the process's `--precision`).
     #[serde(default)]
     pub precision: Vec<String>,
 }
@@ -135,8 +136,8 @@ pub struct Point {
     pub without_replacement: bool,
     /// Threads (resolved: never 0).
     pub threads: usize,
-    /// Mixed precision for the MLP's flipped rows.
-    pub bf16: bool,
+    /// Precision of the MLP's dense products (f32 for other models).
+    pub precision: Precision,
 }
 
 impl Point {
@@ -189,9 +190,7 @@ fn validate(cfg: &SweepConfig) -> Result<()> {
         nonempty("threads", g.threads.len())?;
         nonempty("without_replacement", g.without_replacement.len())?;
         for (i, p) in g.precision.iter().enumerate() {
-            if p != "f32" && p != "bf16" {
-                return Err(Error::config(key("precision", i), format!("`{p}` is not f32 or bf16")));
-            }
+            Precision::parse(p).map_err(|e| Error::config(key("precision", i), e))?;
         }
         for (i, m) in g.model.iter().enumerate() {
             parse_model(m)
@@ -253,11 +252,15 @@ pub fn expand(cfg: &SweepConfig) -> Vec<Point> {
                                                 ModelKindName::Mlp => (hidden, layers),
                                             };
                                             let threads = if t == 0 { all } else { t };
-                                            let bf16 = prec && kind == ModelKindName::Mlp;
+                                            let precision =
+                                                if kind == ModelKindName::Mlp { prec } else { Precision::F32 };
                                             let id = format!(
                                                 "{m}-h{hidden}-l{layers}-d{dim}-n{batch}-s{samples}-{o}{}-t{threads}{}",
                                                 if wor { "-wor" } else { "" },
-                                                if bf16 { "-bf16" } else { "" }
+                                                match precision {
+                                                    Precision::F32 => String::new(),
+                                                    p => format!("-{}", p.name()),
+                                                }
                                             );
                                             if out.iter().any(|p| p.id == id) {
                                                 continue;
@@ -270,7 +273,7 @@ pub fn expand(cfg: &SweepConfig) -> Vec<Point> {
                                                 samples,
                                                 without_replacement: wor,
                                                 threads,
-                                                bf16,
+                                                precision,
                                             });
                                         }
                                     }
@@ -285,10 +288,10 @@ pub fn expand(cfg: &SweepConfig) -> Vec<Point> {
     out
 }
 
-/// The block's precisions as bf16 flags (empty: the process default).
-fn precisions(g: &GridBlock) -> impl Iterator<Item = bool> + '_ {
-    let default = [rmbench_kernels::bf16::mixed_default()];
-    let listed: Vec<bool> = g.precision.iter().map(|p| p == "bf16").collect();
+/// The block's precisions (empty: the process default).
+fn precisions(g: &GridBlock) -> impl Iterator<Item = Precision> + '_ {
+    let default = [rmbench_kernels::bf16::precision_default()];
+    let listed: Vec<Precision> = g.precision.iter().map(|p| Precision::parse(p).expect("validated")).collect();
     if listed.is_empty() { default.to_vec() } else { listed }.into_iter()
 }
 
@@ -344,9 +347,12 @@ objective = ["rm", "ggis-basic"]
         let text = GOOD.replace("[[grid]]", "[[grid]]\nprecision = [\"f32\", \"bf16\"]");
         let pts = expand(&parse(&text, "t").unwrap());
         assert_eq!(pts.len(), 2 * 3 + 2 * 2 * 3);
-        assert!(pts.iter().filter(|p| p.bf16).all(|p| p.id.ends_with("-bf16") && p.shape.kind == ModelKindName::Mlp));
+        assert!(pts
+            .iter()
+            .filter(|p| p.precision == Precision::Bf16)
+            .all(|p| p.id.ends_with("-bf16") && p.shape.kind == ModelKindName::Mlp));
         let f32_ids: Vec<_> = expand(&parse(GOOD, "t").unwrap()).into_iter().map(|p| p.id).collect();
-        assert!(f32_ids.iter().all(|id| pts.iter().any(|p| &p.id == id && !p.bf16)));
+        assert!(f32_ids.iter().all(|id| pts.iter().any(|p| &p.id == id && p.precision == Precision::F32)));
         let e = parse(&GOOD.replace("[[grid]]", "[[grid]]\nprecision = [\"f16\"]"), "t").unwrap_err().to_string();
         assert!(e.contains("grid[0].precision[0]"), "{e}");
     }

@@ -141,13 +141,13 @@ pub fn measure_point(cfg: &SweepConfig, point: &Point) -> SweepRow {
     };
     pool.install(|| {
         row.provenance = Provenance::current();
-        row.provenance.isa = Provenance::isa_label(point.bf16);
+        row.provenance.isa = Provenance::isa_label(point.precision);
         let spec = StepSpec {
             shape: point.shape,
             batch: point.batch,
             objective: point.objective_config(),
             seed: cfg.seed,
-            bf16: point.bf16,
+            precision: point.precision,
         };
         // One probe step predicts the cost; points over budget are recorded as skipped.
         let t = Instant::now();

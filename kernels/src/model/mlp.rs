@@ -32,6 +32,9 @@ pub struct Mlp {
     /// Packs of the hidden→hidden weights (forward Wᵀ, backward W) when the mixed-precision
     /// path is on; rebuilt by `params_changed`.
     bf16_packs: Option<mixed::WeightPacks>,
+    /// Split packs of the hidden→hidden weights when the bf16x3 engine is on (`mlp/x3.rs`);
+    /// rebuilt by `params_changed`.
+    x3_packs: Option<x3::X3Packs>,
     /// Reused bf16 packs of per-step operands (weight-gradient products).
     scratch_packs: PackPool,
     /// Reused int16 weight-gradient packs (the AVX2 mixed path).
@@ -83,6 +86,7 @@ impl Mlp {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             pool: Pool::default(),
             bf16_packs: None,
+            x3_packs: None,
             i16_scratch: Default::default(),
             scratch_packs: PackPool::default(),
             base_cache: mixed::BaseCache::default(),
@@ -98,8 +102,14 @@ impl Mlp {
             let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
             fill_uniform(&mut m.params[t.range()], seed.wrapping_mul(0x100).wrapping_add(k as u64), bound);
         }
-        if bf16::mixed_default() {
-            m.set_bf16(true);
+        match bf16::precision_default() {
+            bf16::Precision::Bf16 => {
+                m.set_bf16(true);
+            }
+            bf16::Precision::Bf16x3 => {
+                m.set_bf16x3(true);
+            }
+            bf16::Precision::F32 => {}
         }
         m
     }
@@ -132,6 +142,7 @@ impl Mlp {
     pub fn set_bf16(&mut self, on: bool) -> bool {
         self.bf16_packs = None;
         if on && bf16::mixed_available() {
+            self.x3_packs = None;
             self.pack_bf16();
         }
         self.bf16_packs.is_some()
@@ -290,13 +301,24 @@ impl EnergyModel for Mlp {
         self.generation += 1;
         &mut self.params
     }
-    fn set_mixed_precision(&mut self, on: bool) -> bool {
-        self.set_bf16(on) == on
+    fn set_precision(&mut self, p: bf16::Precision) -> bool {
+        match p {
+            bf16::Precision::F32 => {
+                self.set_bf16(false);
+                self.set_bf16x3(false);
+                true
+            }
+            bf16::Precision::Bf16 => self.set_bf16(true),
+            bf16::Precision::Bf16x3 => self.set_bf16x3(true),
+        }
     }
     fn params_changed(&mut self) {
         self.generation += 1;
         if self.bf16_packs.is_some() {
             self.pack_bf16();
+        }
+        if self.x3_packs.is_some() {
+            self.split_weights();
         }
     }
     fn metadata(&self) -> Vec<(String, String)> {
@@ -452,6 +474,7 @@ mod layer_pass;
 mod mixed;
 mod passes;
 pub(crate) mod pool;
+mod x3;
 
 use flips::FlipSet;
 use pool::{Buf, PackPool, Pool};

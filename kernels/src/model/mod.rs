@@ -109,10 +109,10 @@ pub trait EnergyModel: Send + Sync {
     fn params_mut(&mut self) -> &mut [f32];
     /// Re-establishes invariants after a parameter update (e.g. J's zero diagonal and symmetry).
     fn params_changed(&mut self) {}
-    /// Turns the mixed-precision (bf16) path on or off; returns whether the requested setting is
-    /// in effect (models without one accept only `false`).
-    fn set_mixed_precision(&mut self, on: bool) -> bool {
-        !on
+    /// Sets the precision of the dense products ([`crate::bf16::Precision`]); returns whether it
+    /// is in effect (models without reduced-precision paths accept only f32).
+    fn set_precision(&mut self, p: crate::bf16::Precision) -> bool {
+        p == crate::bf16::Precision::F32
     }
     /// Extra model settings for safetensors metadata (besides `model`).
     fn metadata(&self) -> Vec<(String, String)> {

@@ -123,21 +123,80 @@ fn use_amx() -> bool {
     }
 }
 
-static MIXED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// How the MLP's dense products run (`--precision`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// Every product in f32 (faer).
+    #[default]
+    F32,
+    /// The flipped rows' products as 16-bit differences from their base rows
+    /// ([`crate::Mlp::set_bf16`]; fp16 or int16 by CPU): ΔE and gradients within 2% of f32.
+    Bf16,
+    /// Every hidden→hidden product (forward, backward and weight gradient, base and flipped rows)
+    /// as three bf16 products, hi·hi + hi·lo + lo·hi ([`split`]): each within 3·2⁻¹⁶ of exact,
+    /// f32-class results; it pays on AMX tiles only.
+    Bf16x3,
+}
 
-/// Process-wide default for new MLPs: run the flipped rows' products as bf16 differences
-/// ([`crate::Mlp::set_bf16`]). Errors if this CPU (or the chosen ISA) lacks AVX512-BF16.
-pub fn set_mixed_default(on: bool) -> Result<(), String> {
-    if on && !mixed_available() {
-        return Err("bf16 precision needs AVX512-BF16 (or AVX2 for its int16 form); this run has neither".into());
+impl Precision {
+    /// The names `--precision` takes, in [`Precision::name`]'s spelling.
+    pub const NAMES: [&'static str; 3] = ["f32", "bf16", "bf16x3"];
+
+    /// `f32`, `bf16` or `bf16x3`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "bf16" => Ok(Precision::Bf16),
+            "bf16x3" => Ok(Precision::Bf16x3),
+            _ => Err(format!("`{s}` is not f32, bf16 or bf16x3")),
+        }
     }
-    MIXED.store(on, std::sync::atomic::Ordering::Relaxed);
+
+    /// The flag's spelling.
+    pub fn name(self) -> &'static str {
+        Precision::NAMES[self as usize]
+    }
+
+    /// Whether this CPU (and the chosen ISA) can run it; the reason when not.
+    pub fn check(self) -> Result<(), String> {
+        match self {
+            Precision::Bf16 if !mixed_available() => {
+                Err("bf16 precision needs AVX512-BF16 (or AVX2 for its int16 form); this run has neither".into())
+            }
+            Precision::Bf16x3 if !split::x3_available() => {
+                Err("bf16x3 precision needs bf16 packs, and this CPU runs the fp16 engine (set RMBENCH_FP16=0)".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+static PRECISION: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Process-wide default precision of new MLPs. Errors if this CPU (or the chosen ISA) cannot run it.
+pub fn set_precision_default(p: Precision) -> Result<(), String> {
+    p.check()?;
+    PRECISION.store(p as u8, std::sync::atomic::Ordering::Relaxed);
     Ok(())
+}
+
+/// The precision new MLPs start with.
+pub fn precision_default() -> Precision {
+    match PRECISION.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => Precision::Bf16,
+        2 => Precision::Bf16x3,
+        _ => Precision::F32,
+    }
+}
+
+/// [`set_precision_default`] to bf16 (`on`) or f32.
+pub fn set_mixed_default(on: bool) -> Result<(), String> {
+    set_precision_default(if on { Precision::Bf16 } else { Precision::F32 })
 }
 
 /// Whether new MLPs start with the bf16 difference path on.
 pub fn mixed_default() -> bool {
-    MIXED.load(std::sync::atomic::Ordering::Relaxed)
+    precision_default() == Precision::Bf16
 }
 
 /// B (k × n) packed in bf16 pairs along k. The storage holds ⌈k/2⌉ rounded up to 16 pair rows,
@@ -488,6 +547,9 @@ pub mod amx;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+pub mod split;
+pub use split::{gemm_x3, gemm_x3_reference, split_row, x3_available, Order};
 
 #[cfg(test)]
 mod tests;

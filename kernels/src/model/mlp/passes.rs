@@ -9,7 +9,7 @@
 
 use super::layer_pass::{swish_back_rows, swish_rows, BlockSums, BLOCK};
 use super::{Buf, Mlp, Tape};
-use crate::dense::{gemm, gemm_seq, Operand};
+
 use crate::simd;
 use rayon::prelude::*;
 
@@ -74,8 +74,7 @@ impl Mlp {
                 let out = (k == l).then(|| (self.w(k), self.b(k)[0]));
                 swish_rows(&mut *a[k - 1], &mut *z[k - 1], &mut *sig[k - 1], &mut *e, h, beta, bias, out);
                 if k < l {
-                    let zk = Operand::new(&*z[k - 1], mp, h);
-                    gemm_seq(&mut *a[k], mp, h, zk, Operand::t(self.w(k), h, h), 1.0, false);
+                    self.hidden_product(&mut *a[k], mp, &*z[k - 1], k, false);
                 }
             }
         };
@@ -131,8 +130,7 @@ impl Mlp {
                     sums,
                 ));
                 if k >= 2 {
-                    let dk = Operand::new(&*bufs[k - 1], mp, h);
-                    gemm_seq(&mut *dz, mp, h, dk, Operand::new(self.w(k - 1), h, h), 1.0, false);
+                    self.hidden_product(&mut *dz, mp, &*bufs[k - 1], k - 1, true);
                 }
             }
             per_layer
@@ -166,8 +164,7 @@ impl Mlp {
                 if k >= 2 {
                     // Layer k−1 maps z_{k−1} → a_k: ∂W = δ_kᵀ z_{k−1}.
                     let wt = self.t(2 * (k - 1)).clone();
-                    let (dk, zk) = (Operand::t(&deltas[k - 1], m, h), Operand::new(&tape.z[k - 2], m, h));
-                    gemm(&mut grad[wt.range()], h, h, dk, zk, 1.0, true);
+                    self.hidden_weight_grad(&mut grad[wt.range()], m, &deltas[k - 1], &tape.z[k - 2]);
                 }
             }
         }

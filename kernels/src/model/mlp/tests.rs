@@ -312,3 +312,99 @@ fn results_do_not_depend_on_the_thread_count() {
         assert!(a == b, "output {k} differs between 1 and 3 threads");
     }
 }
+
+/// The bf16x3 engine against the f64 reference at the f32 tolerance, on widths below, at and
+/// above the 16-wide tile (H = 8, 24 run the scalar twin of the product), 1–3 hidden layers,
+/// n = 1, d not a multiple of 64, several chunks; and the reference's width.
+#[test]
+fn bf16x3_matches_the_reference_at_the_f32_tolerance() {
+    if !crate::bf16::x3_available() {
+        eprintln!("bf16x3_matches_the_reference_at_the_f32_tolerance: fp16 packs here; skipped");
+        return;
+    }
+    for (d, h, l) in [(1usize, 8usize, 1usize), (17, 16, 2), (65, 24, 3), (130, 32, 3)] {
+        let mut m = model(d, h, l, (d * 13 + h) as u64);
+        assert!(m.set_bf16x3(true) && m.precision() == crate::bf16::Precision::Bf16x3);
+        m.set_chunk_rows(9);
+        for n in [1usize, 7] {
+            for (name, x) in patterns(n, d, 5 + d as u64).into_iter().take(2) {
+                check_model(&format!("bf16x3 d={d} h={h} l={l} n={n} {name}"), &m, &x, 3, TOL, d as u64);
+            }
+        }
+    }
+    let mut m = Mlp::new(40, 256, 3, 5);
+    assert!(m.set_bf16x3(true));
+    let (_, x) = patterns(3, 40, 9).swap_remove(0);
+    check_model("bf16x3 256x3", &m, &x, 3, Tol { rel: 1e-3, abs: 1e-3 }, 4);
+}
+
+/// On the reference's MLP (H = 256, 3 hidden layers, n = 64, s = 10; and weights ×3), bf16x3's
+/// ΔE and gradient sit within 10⁻³ of f32's (bf16 differences: 2%), and a parameter update
+/// re-splits the weights (ΔE after it matches a freshly built model's bit for bit).
+#[test]
+fn bf16x3_error_against_f32() {
+    if !crate::bf16::x3_available() {
+        return;
+    }
+    for (d, scale) in [(100usize, 1.0f32), (784, 1.0), (100, 3.0)] {
+        let mut f = Mlp::new(d, 256, 3, 5);
+        f.params.iter_mut().for_each(|p| *p *= scale);
+        let mut b = f.clone();
+        assert!(b.set_bf16x3(true));
+        let (_, x) = patterns(64, d, 7).swap_remove(0);
+        let s = 10;
+        let idx: Vec<u32> = (0..64 * s).map(|k| ((k * 37 + k / s) % d) as u32).collect();
+        let (mut df, mut db) = (vec![0f32; 64 * s], vec![0f32; 64 * s]);
+        f.delta_at(&x, &idx, &mut df);
+        b.delta_at(&x, &idx, &mut db);
+        let mean = df.iter().map(|v| v.abs() as f64).sum::<f64>() / df.len() as f64;
+        let worst = df.iter().zip(&db).map(|(a, c)| (a - c).abs() as f64).fold(0f64, f64::max);
+        let wf: Vec<f32> = df.iter().map(|v| (-2.0 * v).exp().min(1e3) / 64.0).collect();
+        let wb: Vec<f32> = (0..64).map(|r| -wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
+        let (mut gf, mut gb) = (vec![0f32; f.num_params()], vec![0f32; f.num_params()]);
+        f.param_grad(&x, &wb, &idx, &wf, &mut gf);
+        b.param_grad(&x, &wb, &idx, &wf, &mut gb);
+        let rel = rel_l2(&gb, &gf);
+        eprintln!(
+            "bf16x3 d={d} ×{scale}: max |ΔE error| {worst:.3e} (mean |ΔE| {mean:.3e}), gradient rel. error {rel:.2e}"
+        );
+        assert!(worst <= 1e-3 * mean && rel <= 1e-3, "d={d} ×{scale}: ΔE {worst} vs {mean}, grad {rel}");
+        b.params_mut().iter_mut().for_each(|p| *p *= 0.9);
+        b.params_changed();
+        let mut fresh = Mlp::new(d, 256, 3, 5);
+        fresh.params.copy_from_slice(&b.params);
+        assert!(fresh.set_bf16x3(true));
+        let (mut d1, mut d2) = (vec![0f32; 64 * s], vec![0f32; 64 * s]);
+        b.delta_at(&x, &idx, &mut d1);
+        fresh.delta_at(&x, &idx, &mut d2);
+        assert!(
+            d1.iter().zip(&d2).all(|(a, c)| a.to_bits() == c.to_bits()),
+            "d={d}: stale split packs after an update"
+        );
+    }
+}
+
+/// The bf16x3 engine gives the same bits in pools of 1 and 3 threads.
+#[test]
+fn bf16x3_results_do_not_depend_on_the_thread_count() {
+    if !crate::bf16::x3_available() {
+        return;
+    }
+    let (d, n, s) = (70, 40, 6);
+    let mut m = model(d, 32, 3, 11);
+    assert!(m.set_bf16x3(true));
+    let (_, x) = patterns(n, d, 5).swap_remove(0);
+    let idx = crate::testing::random_idx(n, s, d, 3);
+    let (wb, wf) = (crate::testing::random_weights(n, 4), crate::testing::random_weights(n * s, 5));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| {
+            let mut g = vec![0f32; m.num_params()];
+            m.param_grad(&x, &wb, &idx, &wf, &mut g);
+            let mut da = vec![0f32; n * d];
+            m.delta_all(&x, &mut da);
+            [g, da].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
+        })
+    };
+    assert!(run(1) == run(3), "bf16x3 outputs differ between 1 and 3 threads");
+}

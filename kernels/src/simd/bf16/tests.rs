@@ -1,6 +1,6 @@
 use super::*;
 
-fn values(len: usize, seed: u64) -> Vec<f32> {
+pub(super) fn values(len: usize, seed: u64) -> Vec<f32> {
     let mut z = seed;
     (0..len)
         .map(|_| {

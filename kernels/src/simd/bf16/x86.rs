@@ -106,6 +106,66 @@ pub(super) unsafe fn convert_blocks(row: &[f32], dst: &mut [u32]) -> usize {
     16 * blocks
 }
 
+/// Splits the whole 16-float blocks of `row` for bf16x3: hi = bf16(x) into `hi_dst` and
+/// lo = bf16(x − hi) into `lo_dst`, as [`convert_blocks`] lays out pairs; returns floats done.
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn split_blocks(row: &[f32], hi_dst: &mut [u32], lo_dst: &mut [u32]) -> usize {
+    let blocks = row.len() / 16;
+    assert!(hi_dst.len() >= 8 * blocks && lo_dst.len() >= 8 * blocks, "split_blocks: shapes");
+    for b in 0..blocks {
+        // SAFETY: block b covers row[16b..16b+16] and the dsts' [8b..8b+8], in bounds (asserted).
+        unsafe {
+            let (h, l) = split16(_mm512_loadu_ps(row.as_ptr().add(16 * b)));
+            _mm256_storeu_si256(hi_dst.as_mut_ptr().add(8 * b) as *mut __m256i, h);
+            _mm256_storeu_si256(lo_dst.as_mut_ptr().add(8 * b) as *mut __m256i, l);
+        }
+    }
+    16 * blocks
+}
+
+/// Whole 16-column blocks of two rows (`r1` None: zero) split for bf16x3 into pairs: (hi(r0),
+/// hi(r1)) into `hi_dst`, (lo(r0), lo(r1)) into `lo_dst`, as [`interleave_blocks`]; returns
+/// columns done.
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn split_pair_blocks(
+    r0: &[f32],
+    r1: Option<&[f32]>,
+    hi_dst: &mut [u32],
+    lo_dst: &mut [u32],
+) -> usize {
+    let n = r0.len().min(hi_dst.len()).min(lo_dst.len());
+    assert!(r1.is_none_or(|r| r.len() >= n), "split_pair_blocks: shapes");
+    let blocks = n / 16;
+    for b in 0..blocks {
+        // SAFETY: block b covers columns 16b..16b+16 of both rows and both dsts, in bounds.
+        unsafe {
+            let (h0, l0) = split16(_mm512_loadu_ps(r0.as_ptr().add(16 * b)));
+            let (mut h, mut l) = (_mm512_cvtepu16_epi32(h0), _mm512_cvtepu16_epi32(l0));
+            if let Some(r1) = r1 {
+                let (h1, l1) = split16(_mm512_loadu_ps(r1.as_ptr().add(16 * b)));
+                h = _mm512_or_si512(h, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h1), 16));
+                l = _mm512_or_si512(l, _mm512_slli_epi32(_mm512_cvtepu16_epi32(l1), 16));
+            }
+            _mm512_storeu_si512(hi_dst.as_mut_ptr().add(16 * b) as *mut _, h);
+            _mm512_storeu_si512(lo_dst.as_mut_ptr().add(16 * b) as *mut _, l);
+        }
+    }
+    16 * blocks
+}
+
+/// 16 floats → (bf16(x), bf16(x − bf16(x))), nearest even.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bf16")]
+fn split16(v: __m512) -> (__m256i, __m256i) {
+    // SAFETY: register-only conversions; the transmutes reinterpret 256-bit vectors.
+    unsafe {
+        let h: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(v));
+        let hf = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+        let l: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(_mm512_sub_ps(v, hf)));
+        (h, l)
+    }
+}
+
 /// Converts whole 16-column blocks of two rows into bf16 pairs (`lo` in the low halves, `hi`
 /// or zero in the high ones); returns columns done.
 #[target_feature(enable = "avx512f,avx512bf16")]

@@ -1,0 +1,211 @@
+//! bf16x3: f32-class products from three bf16 products on the same kernels. Each f32 x splits
+//! into hi = bf16(x) (nearest even) and lo = bf16(x − hi) (x − hi is exact in f32), so
+//! x = hi + lo + r with |r| ≤ 2⁻¹⁶·|x|, and
+//!
+//!   A·B ≈ A_hi·B_hi + A_hi·B_lo + A_lo·B_hi,
+//!
+//! dropping A_lo·B_lo and the residuals: each product's relative error stays below 3·2⁻¹⁶
+//! (bf16 alone: 2⁻⁸; f32: 2⁻²⁴), summed in f32. The three products are one product over k
+//! tripled: A's rows pack as [hi | hi | lo] and B's k rows as [hi; lo; hi] ([`Order`]), so the
+//! AMX tiles (or `vdpbf16ps`) run them unchanged at three times the FLOPs — on AMX still about
+//! twice the f32 FMA rate. XLA calls this precision `HIGH` (`bf16_3x`). Needs bf16 packs
+//! ([`x3_available`]: not the fp16 engine).
+
+use super::{gemm_block, half, to_bf16, Half, PackedB};
+use crate::aligned::AlignedVec;
+use crate::dense::Operand;
+use rayon::prelude::*;
+
+/// Where the low halves go: a left operand's k splits as [hi | hi | lo], a right operand's as
+/// [hi | lo | hi], so that their product is hi·hi + hi·lo + lo·hi.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// The left operand (A, or Aᵀ's rows in [`super::gemm_tn`]).
+    Lhs,
+    /// The right operand (B).
+    Rhs,
+}
+
+/// True when bf16x3 products can run: the packs hold bf16 (not the fp16 engine's halves).
+/// They pay only on AMX tiles ([`super::engine`] = `"amx"`); elsewhere they are correct but cost
+/// 1.5× (`vdpbf16ps`) or more than f32.
+pub fn x3_available() -> bool {
+    half() == Half::Bf16
+}
+
+/// x = hi + (x − hi) with hi = bf16(x) as an f32 (nearest even, as [`to_bf16`] for finite x).
+#[inline]
+fn split(x: f32) -> (f32, f32) {
+    let b = x.to_bits();
+    let hi = f32::from_bits(b.wrapping_add(0x7FFF + ((b >> 16) & 1)) & 0xFFFF_0000);
+    (hi, x - hi)
+}
+
+/// (bf16(x) bits, bf16(x − bf16(x)) bits): the scalar twin of the AVX512-BF16 split.
+#[inline]
+fn halves(x: f32) -> (u32, u32) {
+    let (hi, rest) = split(x);
+    (to_bf16(hi) as u32, to_bf16(rest) as u32)
+}
+
+/// The three segments of a split row or pack (each `len` long), as (hi, lo, duplicate hi).
+fn segments(dst: &mut [u32], len: usize, order: Order) -> (&mut [u32], &mut [u32], &mut [u32]) {
+    let (s0, rest) = dst.split_at_mut(len);
+    let (s1, s2) = rest.split_at_mut(len);
+    match order {
+        Order::Lhs => (s0, s2, s1),
+        Order::Rhs => (s0, s1, s2),
+    }
+}
+
+/// One row of k floats as 3·⌈k/2⌉ bf16 pairs in the given [`Order`] (each segment laid out as
+/// [`super::pack_row`] lays out a row). AVX512-BF16 splits 16 floats per step.
+pub fn split_row(src: &[f32], dst: &mut [u32], order: Order) {
+    let k = src.len();
+    let k2 = k.div_ceil(2);
+    assert_eq!(dst.len(), 3 * k2, "bf16::split_row: shapes");
+    let (hi_seg, lo_seg, dup) = segments(dst, k2, order);
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::available() {
+        // SAFETY: AVX512-BF16 checked; 16-float blocks of `src` map to 8 pairs of each segment.
+        done = unsafe { super::x86::split_blocks(src, hi_seg, lo_seg) };
+    }
+    for kk in done / 2..k2 {
+        let (h0, l0) = halves(src[2 * kk]);
+        let (h1, l1) = if 2 * kk + 1 < k { halves(src[2 * kk + 1]) } else { (0, 0) };
+        hi_seg[kk] = h0 | h1 << 16;
+        lo_seg[kk] = l0 | l1 << 16;
+    }
+    dup.copy_from_slice(hi_seg);
+}
+
+/// Rows `r0` and `r1` (None: zero) as one pair row of each segment: (hi(r0[c]), hi(r1[c])) and
+/// (lo(r0[c]), lo(r1[c])).
+fn split_pair(r0: &[f32], r1: Option<&[f32]>, hi_dst: &mut [u32], lo_dst: &mut [u32]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::available() {
+        // SAFETY: AVX512-BF16 checked; whole 16-column blocks of the rows and both dsts.
+        done = unsafe { super::x86::split_pair_blocks(r0, r1, hi_dst, lo_dst) };
+    }
+    for c in done..hi_dst.len() {
+        let (h0, l0) = halves(r0[c]);
+        let (h1, l1) = r1.map_or((0, 0), |r| halves(r[c]));
+        hi_dst[c] = h0 | h1 << 16;
+        lo_dst[c] = l0 | l1 << 16;
+    }
+}
+
+impl PackedB {
+    /// op(B) (k × n) split for bf16x3 products: a pack along k' = 6·⌈k/2⌉ holding B's hi and lo
+    /// halves in `order` ([`Order::Rhs`] for [`gemm_x3`]; both orders for [`super::gemm_tn`]).
+    pub fn split(b: Operand<'_>, order: Order) -> Self {
+        let mut p = PackedB::default();
+        p.resplit(b, order);
+        p
+    }
+
+    /// [`PackedB::split`] into this pack's storage (no allocation once it is large enough).
+    pub fn resplit(&mut self, b: Operand<'_>, order: Order) {
+        assert!(x3_available(), "bf16x3 needs bf16 packs (the fp16 engine is on)");
+        let (k, n) = if b.trans { (b.cols, b.rows) } else { (b.rows, b.cols) };
+        assert!(b.data.len() >= k * n, "PackedB::split: shapes");
+        let k2 = k.div_ceil(2);
+        let kx = 6 * k2;
+        self.reset(kx, n);
+        if n == 0 || k2 == 0 {
+            return;
+        }
+        let out = self.pairs_mut();
+        if b.trans {
+            // Stored M (n × k): split each of its rows along k, then transpose the n × 3k2 pairs.
+            let mut rows = vec![0u32; n * 3 * k2];
+            rows.par_chunks_mut(3 * k2)
+                .enumerate()
+                .for_each(|(c, dst)| split_row(&b.data[c * k..(c + 1) * k], dst, order));
+            for c0 in (0..n).step_by(16) {
+                for kk0 in (0..3 * k2).step_by(16) {
+                    for c in c0..(c0 + 16).min(n) {
+                        for kk in kk0..(kk0 + 16).min(3 * k2) {
+                            out[kk * n + c] = rows[c * 3 * k2 + kk];
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        // Stored B (k × n): pair row kk of each segment holds rows 2kk and 2kk+1.
+        let (hi_seg, lo_seg, dup) = segments(out, k2 * n, order);
+        hi_seg.par_chunks_mut(16 * n).zip(lo_seg.par_chunks_mut(16 * n)).enumerate().for_each(|(t, (hb, lb))| {
+            for (j, (hd, ld)) in hb.chunks_mut(n).zip(lb.chunks_mut(n)).enumerate() {
+                let kk = t * 16 + j;
+                let r1 = (2 * kk + 1 < k).then(|| &b.data[(2 * kk + 1) * n..(2 * kk + 2) * n]);
+                split_pair(&b.data[2 * kk * n..(2 * kk + 1) * n], r1, hd, ld);
+            }
+        });
+        dup.copy_from_slice(hi_seg);
+    }
+}
+
+/// Rows per task of [`gemm_x3`] (a multiple of the 6-row tile and of AMX's 16).
+const TASK_ROWS: usize = 96;
+
+/// C (m × n, row-major) ← A·B, or C += A·B when `accumulate`, in bf16x3: A is m × k row-major
+/// f32, split here 96 rows at a time, B from [`PackedB::split`] of a k × n operand with
+/// [`Order::Rhs`]. `parallel` spreads the row tasks over the current rayon pool; otherwise they
+/// run on the calling thread. Cost: 3·2·m·n·k FLOPs at the bf16 rate plus O(m·k) splitting.
+pub fn gemm_x3(c: &mut [f32], m: usize, k: usize, a: &[f32], b: &PackedB, accumulate: bool, parallel: bool) {
+    let (k2, n) = (k.div_ceil(2), b.n);
+    assert!(b.k == 6 * k2 && a.len() >= m * k && c.len() >= m * n, "bf16::gemm_x3: shapes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let task = |scratch: &mut AlignedVec<u32>, t: usize, cblk: &mut [f32]| {
+        let (r0, rows) = (t * TASK_ROWS, cblk.len() / n);
+        scratch.resize(rows * 3 * k2);
+        if k2 > 0 {
+            for (r, dst) in (r0..r0 + rows).zip(scratch.chunks_mut(3 * k2)) {
+                split_row(&a[r * k..(r + 1) * k], dst, Order::Lhs);
+            }
+        }
+        gemm_block(cblk, rows, scratch, b, accumulate);
+    };
+    if parallel {
+        c[..m * n]
+            .par_chunks_mut(TASK_ROWS * n)
+            .enumerate()
+            .for_each_init(AlignedVec::default, |s, (t, cblk)| task(s, t, cblk));
+    } else {
+        let mut scratch = AlignedVec::default();
+        for (t, cblk) in c[..m * n].chunks_mut(TASK_ROWS * n).enumerate() {
+            task(&mut scratch, t, cblk);
+        }
+    }
+}
+
+/// Scalar twin of [`gemm_x3`] (and of a [`super::gemm_tn`] of split packs, given Aᵀ): the same
+/// splits, the three products summed in f64.
+pub fn gemm_x3_reference(c: &mut [f32], m: usize, a: &[f32], b: Operand<'_>, accumulate: bool) {
+    let (k, n) = if b.trans { (b.cols, b.rows) } else { (b.rows, b.cols) };
+    let parts = |x: f32| {
+        let (hi, rest) = split(x);
+        (hi as f64, super::from_bf16(to_bf16(rest)) as f64)
+    };
+    for r in 0..m {
+        for col in 0..n {
+            let s: f64 = (0..k)
+                .map(|i| {
+                    let w = if b.trans { b.data[col * b.cols + i] } else { b.data[i * b.cols + col] };
+                    let ((ah, al), (bh, bl)) = (parts(a[r * k + i]), parts(w));
+                    ah * bh + ah * bl + al * bh
+                })
+                .sum();
+            let o = &mut c[r * n + col];
+            *o = if accumulate { (*o as f64 + s) as f32 } else { s as f32 };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
