@@ -9,6 +9,9 @@ use crate::bf16::{self, Order, PackedB};
 use crate::dense::{gemm, gemm_seq, Operand};
 use rayon::prelude::*;
 
+/// Rows per block of a bf16x3 weight gradient: with H = 256 each split operand is 768 KiB.
+const WGRAD_ROWS: usize = 512;
+
 /// Split packs of the hidden→hidden weights of layers k = 1..L−1: (forward Wₖᵀ, backward Wₖ).
 pub(super) type X3Packs = Vec<(PackedB, PackedB)>;
 
@@ -63,18 +66,24 @@ impl Mlp {
         }
     }
 
-    /// grad (H × H) += δᵀ·z over m rows (the gradient of the weights from z's layer into δ's).
+    /// grad (H × H) += δᵀ·z over m rows (the gradient of the weights from z's layer into δ's),
+    /// in bf16x3 over blocks of [`WGRAD_ROWS`] rows, so that each split operand (3·rows/2 pair
+    /// rows × H) stays in L2 while every 32-row block of the gradient streams it.
     pub(super) fn hidden_weight_grad(&self, grad: &mut [f32], m: usize, delta: &[f32], z: &[f32]) {
         let h = self.h;
         if self.x3_packs.is_none() {
             return gemm(grad, h, h, Operand::t(delta, m, h), Operand::new(z, m, h), 1.0, true);
         }
         let (mut dp, mut zp) = (self.scratch_packs.take(0, h), self.scratch_packs.take(0, h));
-        rayon::join(
-            || dp.resplit(Operand::new(delta, m, h), Order::Lhs),
-            || zp.resplit(Operand::new(z, m, h), Order::Rhs),
-        );
-        bf16::gemm_tn(grad, &dp, &zp, true);
+        for r0 in (0..m).step_by(WGRAD_ROWS) {
+            let rows = (m - r0).min(WGRAD_ROWS);
+            let span = r0 * h..(r0 + rows) * h;
+            rayon::join(
+                || dp.resplit(Operand::new(&delta[span.clone()], rows, h), Order::Lhs),
+                || zp.resplit(Operand::new(&z[span.clone()], rows, h), Order::Rhs),
+            );
+            bf16::gemm_tn(grad, &dp, &zp, true);
+        }
         self.scratch_packs.give(dp);
         self.scratch_packs.give(zp);
     }

@@ -137,14 +137,15 @@ impl PackedB {
         }
         // Stored B (k × n): pair row kk of each segment holds rows 2kk and 2kk+1.
         let (hi_seg, lo_seg, dup) = segments(out, k2 * n, order);
-        hi_seg.par_chunks_mut(16 * n).zip(lo_seg.par_chunks_mut(16 * n)).enumerate().for_each(|(t, (hb, lb))| {
+        let blocks = hi_seg.par_chunks_mut(16 * n).zip(lo_seg.par_chunks_mut(16 * n)).zip(dup.par_chunks_mut(16 * n));
+        blocks.enumerate().for_each(|(t, ((hb, lb), db))| {
             for (j, (hd, ld)) in hb.chunks_mut(n).zip(lb.chunks_mut(n)).enumerate() {
                 let kk = t * 16 + j;
                 let r1 = (2 * kk + 1 < k).then(|| &b.data[(2 * kk + 1) * n..(2 * kk + 2) * n]);
                 split_pair(&b.data[2 * kk * n..(2 * kk + 1) * n], r1, hd, ld);
             }
+            db.copy_from_slice(hb);
         });
-        dup.copy_from_slice(hi_seg);
     }
 }
 
