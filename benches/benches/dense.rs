@@ -9,6 +9,9 @@
 //! `bf16::gemm_tn` with both operands packed per call. On AVX2 CPUs without bf16, `i16_avx2`: the
 //! int16 fixed-point product of `rmbench_kernels::i16` (`vpmaddwd`). `bf16_task_alignment`: one
 //! 96-row task on one thread with its packed rows and output on cache lines or 16 bytes off.
+//! `bf16x3_*`: the same products as three bf16 products (`bf16::split`, `--precision bf16x3`),
+//! A split per call, W's split pack made once, the weight gradient's operands split per call in
+//! the MLP's 512-row blocks; their throughput counts f32-equivalent FLOPs (2·m·k·n, not 3×).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
@@ -35,6 +38,12 @@ fn dense(c: &mut Criterion) {
         if bf16::available() {
             g.bench_function(BenchmarkId::new(format!("bf16_{}", bf16::engine()), m), |b| {
                 b.iter(|| bf16::gemm(&mut out, m, &a, &packed, false))
+            });
+        }
+        if bf16::available() && bf16::x3_available() {
+            let split = bf16::PackedB::split(Operand::t(&w, n, k), bf16::Order::Rhs);
+            g.bench_function(BenchmarkId::new(format!("bf16x3_{}", bf16::engine()), m), |b| {
+                b.iter(|| bf16::gemm_x3(&mut out, m, k, &a, &split, false, true))
             });
         }
         // fp16 on AVX512-FP16 (not used by the MLP yet): A rounded per call, W packed once.
@@ -151,6 +160,19 @@ fn dense(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(format!("bf16_{}_prepacked", bf16::engine()), m), |b| {
             b.iter(|| bf16::gemm_tn(&mut out, &pa, &pz, true))
         });
+        if bf16::x3_available() {
+            let (mut pa, mut pz) = (bf16::PackedB::default(), bf16::PackedB::default());
+            g.bench_function(BenchmarkId::new(format!("bf16x3_{}", bf16::engine()), m), |b| {
+                b.iter(|| {
+                    for r0 in (0..m).step_by(512) {
+                        let rows = (m - r0).min(512);
+                        pa.resplit(Operand::new(&a[r0 * k..(r0 + rows) * k], rows, k), bf16::Order::Lhs);
+                        pz.resplit(Operand::new(&z[r0 * n..(r0 + rows) * n], rows, n), bf16::Order::Rhs);
+                        bf16::gemm_tn(&mut out, &pa, &pz, true)
+                    }
+                })
+            });
+        }
     }
     g.finish();
 }

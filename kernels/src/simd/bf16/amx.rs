@@ -174,8 +174,14 @@ unsafe fn block<const R2: bool, const C2: bool>(
     }
 }
 
+/// Pairs of k per pass over a row block's columns in [`rows_by_tiles`]: a 32-row slice of A
+/// (32 × 128 pairs, 16 KiB) stays in L1 while every column block of B streams past it.
+const KC: usize = 128;
+
 /// C (rows16 × n) (+)= A·B for rows a multiple of 16, A's k pairs padded to `k2p`; n a multiple
-/// of 16.
+/// of 16. Per 32-row block, k runs in [`KC`]-pair slices, each over all column blocks (the C
+/// tiles accumulate across slices), so A is read from L1 and only B from L2; with k2p ≤ KC this
+/// is one pass.
 ///
 /// # Safety
 /// Tiles configured; `a` holds rows16 rows of stride `lda` ≥ k2p pairs; `c` rows16 × n.
@@ -185,20 +191,27 @@ unsafe fn rows_by_tiles(c: &mut [f32], rows16: usize, a: &[u32], lda: usize, b: 
     let mut r = 0;
     while r < rows16 {
         let r2 = rows16 - r >= 2 * T;
-        let mut col = 0;
-        while col < n {
-            let c2 = n - col >= 2 * T;
-            // SAFETY: rows r..r+16(·2) of A and C, columns col..col+16(·2) < n, pairs < k2p.
-            unsafe {
-                let (cc, aa, bb) = (cp.add(r * n + col), ap.add(r * lda), bp.add(col));
-                match (r2, c2) {
-                    (true, true) => block::<true, true>(cc, n, aa, lda, bb, n, k2p, acc),
-                    (true, false) => block::<true, false>(cc, n, aa, lda, bb, n, k2p, acc),
-                    (false, true) => block::<false, true>(cc, n, aa, lda, bb, n, k2p, acc),
-                    (false, false) => block::<false, false>(cc, n, aa, lda, bb, n, k2p, acc),
+        let mut k0 = 0;
+        while k0 < k2p {
+            let kc = (k2p - k0).min(KC);
+            let acc = acc || k0 > 0;
+            let mut col = 0;
+            while col < n {
+                let c2 = n - col >= 2 * T;
+                // SAFETY: rows r..r+16(·2) of A and C, columns col..col+16(·2) < n, pairs
+                // k0..k0+kc ≤ k2p.
+                unsafe {
+                    let (cc, aa, bb) = (cp.add(r * n + col), ap.add(r * lda + k0), bp.add(k0 * n + col));
+                    match (r2, c2) {
+                        (true, true) => block::<true, true>(cc, n, aa, lda, bb, n, kc, acc),
+                        (true, false) => block::<true, false>(cc, n, aa, lda, bb, n, kc, acc),
+                        (false, true) => block::<false, true>(cc, n, aa, lda, bb, n, kc, acc),
+                        (false, false) => block::<false, false>(cc, n, aa, lda, bb, n, kc, acc),
+                    }
                 }
+                col += if c2 { 2 * T } else { T };
             }
-            col += if c2 { 2 * T } else { T };
+            k0 += kc;
         }
         r += if r2 { 2 * T } else { T };
     }

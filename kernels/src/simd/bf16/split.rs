@@ -69,15 +69,14 @@ pub fn split_row(src: &[f32], dst: &mut [u32], order: Order) {
     #[cfg(target_arch = "x86_64")]
     if super::available() {
         // SAFETY: AVX512-BF16 checked; 16-float blocks of `src` map to 8 pairs of each segment.
-        done = unsafe { super::x86::split_blocks(src, hi_seg, lo_seg) };
+        done = unsafe { super::x86::split_blocks(src, hi_seg, lo_seg, dup) };
     }
     for kk in done / 2..k2 {
         let (h0, l0) = halves(src[2 * kk]);
         let (h1, l1) = if 2 * kk + 1 < k { halves(src[2 * kk + 1]) } else { (0, 0) };
-        hi_seg[kk] = h0 | h1 << 16;
+        (hi_seg[kk], dup[kk]) = (h0 | h1 << 16, h0 | h1 << 16);
         lo_seg[kk] = l0 | l1 << 16;
     }
-    dup.copy_from_slice(hi_seg);
 }
 
 /// Rows `r0` and `r1` (None: zero) as one pair row of each segment: (hi(r0[c]), hi(r1[c])) and

@@ -107,16 +107,19 @@ pub(super) unsafe fn convert_blocks(row: &[f32], dst: &mut [u32]) -> usize {
 }
 
 /// Splits the whole 16-float blocks of `row` for bf16x3: hi = bf16(x) into `hi_dst` and
-/// lo = bf16(x − hi) into `lo_dst`, as [`convert_blocks`] lays out pairs; returns floats done.
+/// `dup_dst`, lo = bf16(x − hi) into `lo_dst`, as [`convert_blocks`] lays out pairs; returns
+/// floats done.
 #[target_feature(enable = "avx512f,avx512bf16")]
-pub(super) unsafe fn split_blocks(row: &[f32], hi_dst: &mut [u32], lo_dst: &mut [u32]) -> usize {
+pub(super) unsafe fn split_blocks(row: &[f32], hi_dst: &mut [u32], lo_dst: &mut [u32], dup_dst: &mut [u32]) -> usize {
     let blocks = row.len() / 16;
-    assert!(hi_dst.len() >= 8 * blocks && lo_dst.len() >= 8 * blocks, "split_blocks: shapes");
+    let room = hi_dst.len().min(lo_dst.len()).min(dup_dst.len());
+    assert!(room >= 8 * blocks, "split_blocks: shapes");
     for b in 0..blocks {
         // SAFETY: block b covers row[16b..16b+16] and the dsts' [8b..8b+8], in bounds (asserted).
         unsafe {
             let (h, l) = split16(_mm512_loadu_ps(row.as_ptr().add(16 * b)));
             _mm256_storeu_si256(hi_dst.as_mut_ptr().add(8 * b) as *mut __m256i, h);
+            _mm256_storeu_si256(dup_dst.as_mut_ptr().add(8 * b) as *mut __m256i, h);
             _mm256_storeu_si256(lo_dst.as_mut_ptr().add(8 * b) as *mut __m256i, l);
         }
     }
