@@ -227,15 +227,7 @@ impl PackedB {
             }
         }
         let mut data = AlignedVec::zeros(padded_pairs(k) * n);
-        for c0 in (0..n).step_by(16) {
-            for kk0 in (0..k2).step_by(16) {
-                for c in c0..(c0 + 16).min(n) {
-                    for kk in kk0..(kk0 + 16).min(k2) {
-                        data[kk * n + c] = rows[c * k2 + kk];
-                    }
-                }
-            }
-        }
+        transpose_rows(&rows, n, k2, &mut data);
         PackedB { k, n, data }
     }
 
@@ -290,6 +282,33 @@ impl PackedB {
     /// Columns n.
     pub fn n(&self) -> usize {
         self.n
+    }
+}
+
+/// `out[kk·n + c]` = `rows[c·len + kk]` for c < n, kk < len: n rows of `len` pairs turned into
+/// the layout of a pack along k. `out` holds at least `len` rounded up to 16 pair rows of n; the
+/// padding rows are left as they are, or zeroed on the AVX-512 path (16 × 16 register blocks,
+/// n a multiple of 16).
+fn transpose_rows(rows: &[u32], n: usize, len: usize, out: &mut [u32]) {
+    assert!(rows.len() >= n * len && out.len() >= len.next_multiple_of(16) * n, "transpose_rows: shapes");
+    if n == 0 || len == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if n.is_multiple_of(16) && crate::simd::isa() == crate::Isa::Avx512 {
+        // SAFETY: AVX-512F (the ISA check); the last element read is rows[(len − 1) + (n − 1)·len]
+        // < n·len ≤ rows.len(); `out` holds len rounded up to 16 rows of n = k2p pairs.
+        unsafe { amx::transpose_pairs(rows, 0, len, len, n, out, n) };
+        return;
+    }
+    for c0 in (0..n).step_by(16) {
+        for kk0 in (0..len).step_by(16) {
+            for c in c0..(c0 + 16).min(n) {
+                for kk in kk0..(kk0 + 16).min(len) {
+                    out[kk * n + c] = rows[c * len + kk];
+                }
+            }
+        }
     }
 }
 

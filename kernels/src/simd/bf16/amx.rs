@@ -285,7 +285,7 @@ pub(super) fn gemm(c: &mut [f32], rows: usize, a: &[u32], lda: usize, ks: usize,
 /// AVX-512F available; `start + (rows − 1) + (k2 − 1)·stride < a.len()`;
 /// `ap.len()` ≥ rows.next_multiple_of(16)·k2p, k2p ≥ k2 a multiple of 16.
 #[target_feature(enable = "avx512f")]
-unsafe fn transpose_pairs(a: &[u32], start: usize, stride: usize, rows: usize, k2: usize, ap: &mut [u32], k2p: usize) {
+pub(super) unsafe fn transpose_pairs(a: &[u32], start: usize, stride: usize, rows: usize, k2: usize, ap: &mut [u32], k2p: usize) {
     use std::arch::x86_64::*;
     for r0 in (0..rows).step_by(16) {
         let rmask: __mmask16 = if rows - r0 >= 16 { 0xFFFF } else { (1u16 << (rows - r0)) - 1 };

@@ -116,24 +116,14 @@ impl PackedB {
         if n == 0 || k2 == 0 {
             return;
         }
-        let out = self.pairs_mut();
         if b.trans {
             // Stored M (n × k): split each of its rows along k, then transpose the n × 3k2 pairs.
             let mut rows = vec![0u32; n * 3 * k2];
-            rows.par_chunks_mut(3 * k2)
-                .enumerate()
-                .for_each(|(c, dst)| split_row(&b.data[c * k..(c + 1) * k], dst, order));
-            for c0 in (0..n).step_by(16) {
-                for kk0 in (0..3 * k2).step_by(16) {
-                    for c in c0..(c0 + 16).min(n) {
-                        for kk in kk0..(kk0 + 16).min(3 * k2) {
-                            out[kk * n + c] = rows[c * 3 * k2 + kk];
-                        }
-                    }
-                }
-            }
+            rows.par_chunks_mut(3 * k2).enumerate().for_each(|(c, dst)| split_row(&b.data[c * k..(c + 1) * k], dst, order));
+            super::transpose_rows(&rows, n, 3 * k2, &mut self.data);
             return;
         }
+        let out = self.pairs_mut();
         // Stored B (k × n): pair row kk of each segment holds rows 2kk and 2kk+1.
         let (hi_seg, lo_seg, dup) = segments(out, k2 * n, order);
         let blocks = hi_seg.par_chunks_mut(16 * n).zip(lo_seg.par_chunks_mut(16 * n)).zip(dup.par_chunks_mut(16 * n));
