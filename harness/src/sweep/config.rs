@@ -340,7 +340,7 @@ objective = ["rm", "ggis-basic"]
         assert!(pts.iter().any(|p| p.id.starts_with("quadratic-h0-l0-d8-n128-s3-ggis-basic")));
     }
 
-    /// A precision axis doubles the mlp points (ids end in `-bf16`) and leaves other models alone;
+    /// A precision axis multiplies the mlp points (ids end in `-bf16`, `-bf16x3`) and leaves other models alone;
     /// f32 ids keep their old form so existing result files still resume.
     #[test]
     fn precision_axis_applies_to_the_mlp_only() {
@@ -355,6 +355,11 @@ objective = ["rm", "ggis-basic"]
         assert!(f32_ids.iter().all(|id| pts.iter().any(|p| &p.id == id && p.precision == Precision::F32)));
         let e = parse(&GOOD.replace("[[grid]]", "[[grid]]\nprecision = [\"f16\"]"), "t").unwrap_err().to_string();
         assert!(e.contains("grid[0].precision[0]"), "{e}");
+        let text = GOOD.replace("[[grid]]", "[[grid]]\nprecision = [\"f32\", \"bf16\", \"bf16x3\"]");
+        let pts = expand(&parse(&text, "t").unwrap());
+        assert_eq!(pts.len(), 2 * 3 + 3 * 2 * 3);
+        let x3: Vec<_> = pts.iter().filter(|p| p.precision == Precision::Bf16x3).collect();
+        assert!(x3.len() == 2 * 3 && x3.iter().all(|p| p.id.ends_with("-bf16x3") && p.shape.kind == ModelKindName::Mlp));
     }
 
     #[test]
