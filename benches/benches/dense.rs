@@ -10,8 +10,9 @@
 //! int16 fixed-point product of `rmbench_kernels::i16` (`vpmaddwd`). `bf16_task_alignment`: one
 //! 96-row task on one thread with its packed rows and output on cache lines or 16 bytes off.
 //! `bf16x3_*`: the same products as three bf16 products (`bf16::split`, `--precision bf16x3`),
-//! A split per call, W's split pack made once, the weight gradient's operands split per call in
-//! the MLP's 512-row blocks; their throughput counts f32-equivalent FLOPs (2·m·k·n, not 3×).
+//! A split per call, W's split pack made once, the weight gradient as the MLP runs it
+//! (`bf16::weight_grad_x3`: 384-row blocks, operands split per call); their throughput counts
+//! f32-equivalent FLOPs (2·m·k·n, not 3×).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
@@ -161,16 +162,8 @@ fn dense(c: &mut Criterion) {
             b.iter(|| bf16::gemm_tn(&mut out, &pa, &pz, true))
         });
         if bf16::x3_available() {
-            let (mut pa, mut pz) = (bf16::PackedB::default(), bf16::PackedB::default());
             g.bench_function(BenchmarkId::new(format!("bf16x3_{}", bf16::engine()), m), |b| {
-                b.iter(|| {
-                    for r0 in (0..m).step_by(512) {
-                        let rows = (m - r0).min(512);
-                        pa.resplit(Operand::new(&a[r0 * k..(r0 + rows) * k], rows, k), bf16::Order::Lhs);
-                        pz.resplit(Operand::new(&z[r0 * n..(r0 + rows) * n], rows, n), bf16::Order::Rhs);
-                        bf16::gemm_tn(&mut out, &pa, &pz, true)
-                    }
-                })
+                b.iter(|| bf16::weight_grad_x3(&mut out, m, k, &a, n, &z))
             });
         }
     }

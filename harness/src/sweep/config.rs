@@ -359,7 +359,9 @@ objective = ["rm", "ggis-basic"]
         let pts = expand(&parse(&text, "t").unwrap());
         assert_eq!(pts.len(), 2 * 3 + 3 * 2 * 3);
         let x3: Vec<_> = pts.iter().filter(|p| p.precision == Precision::Bf16x3).collect();
-        assert!(x3.len() == 2 * 3 && x3.iter().all(|p| p.id.ends_with("-bf16x3") && p.shape.kind == ModelKindName::Mlp));
+        assert!(
+            x3.len() == 2 * 3 && x3.iter().all(|p| p.id.ends_with("-bf16x3") && p.shape.kind == ModelKindName::Mlp)
+        );
     }
 
     #[test]

@@ -568,7 +568,7 @@ pub mod amx;
 mod x86;
 
 pub mod split;
-pub use split::{gemm_x3, gemm_x3_reference, split_row, x3_available, Order};
+pub use split::{gemm_tn_x3, gemm_x3, gemm_x3_reference, split_row, weight_grad_x3, x3_available, Order};
 
 #[cfg(test)]
 mod tests;

@@ -2,19 +2,12 @@
 //! passes (`passes.rs`), with each product aₖ₊₁ = zₖ·Wₖᵀ, dzₖ₋₁ = δₖ·Wₖ₋₁ and ∂Wₖ₋₁ = δₖᵀ·zₖ₋₁
 //! run as hi·hi + hi·lo + lo·hi bf16 products ([`bf16::split`]), three times the FLOPs at the
 //! AMX rate. Weight packs are split once per parameter generation; the weight-gradient operands
-//! per call, into reused packs.
+//! per call ([`bf16::weight_grad_x3`]).
 
 use super::Mlp;
 use crate::bf16::{self, Order, PackedB};
 use crate::dense::{gemm, gemm_seq, Operand};
-use crate::simd;
 use rayon::prelude::*;
-
-/// Rows per block of a bf16x3 weight gradient: with H = 256 each split operand is 576 KiB.
-const WGRAD_ROWS: usize = 384;
-
-/// Blocks whose partial gradients are held at once (8 × H² floats: 2 MiB at H = 256).
-const WGRAD_WAVE: usize = 8;
 
 /// Split packs of the hidden→hidden weights of layers k = 1..L−1: (forward Wₖᵀ, backward Wₖ).
 pub(super) type X3Packs = Vec<(PackedB, PackedB)>;
@@ -70,40 +63,13 @@ impl Mlp {
         }
     }
 
-    /// grad (H × H) += δᵀ·z over m rows (the gradient of the weights from z's layer into δ's),
-    /// in bf16x3. The rows run in fixed blocks of [`WGRAD_ROWS`], each on one task end to end
-    /// (split both operands, a product over the block into a partial of its own), the partials
-    /// added into `grad` in block order: the same bits for any thread count, and each block's
-    /// split operands (2 × 576 pair rows × H) stay in that core's L2. Splitting the product
-    /// over C's rows instead streamed both operands through both cores (2 threads, 1408 rows:
-    /// 560 → 431 µs).
+    /// grad (H × H) += δᵀ·z over m rows (the gradient of the weights from z's layer into δ's):
+    /// [`bf16::weight_grad_x3`] when bf16x3 is on, else f32.
     pub(super) fn hidden_weight_grad(&self, grad: &mut [f32], m: usize, delta: &[f32], z: &[f32]) {
         let h = self.h;
         if self.x3_packs.is_none() {
             return gemm(grad, h, h, Operand::t(delta, m, h), Operand::new(z, m, h), 1.0, true);
         }
-        let blocks: Vec<std::ops::Range<usize>> =
-            (0..m).step_by(WGRAD_ROWS).map(|r0| r0..(r0 + WGRAD_ROWS).min(m)).collect();
-        for wave in blocks.chunks(WGRAD_WAVE) {
-            let mut parts: Vec<_> = wave.iter().map(|_| self.pool.take(h * h)).collect();
-            parts.par_iter_mut().zip(wave).for_each(|(c, r)| {
-                let (mut dp, mut zp) = (self.scratch_packs.take(0, h), self.scratch_packs.take(0, h));
-                let span = r.start * h..r.end * h;
-                dp.resplit(Operand::new(&delta[span.clone()], r.len(), h), Order::Lhs);
-                zp.resplit(Operand::new(&z[span], r.len(), h), Order::Rhs);
-                bf16::gemm_tn(&mut c[..h * h], &dp, &zp, false);
-                self.scratch_packs.give(dp);
-                self.scratch_packs.give(zp);
-            });
-            const SPAN: usize = 4096;
-            grad[..h * h].par_chunks_mut(SPAN).enumerate().for_each(|(i, g)| {
-                for p in &parts {
-                    simd::axpy(g, 1.0, &p[i * SPAN..i * SPAN + g.len()]);
-                }
-            });
-            for p in parts {
-                self.pool.give(p);
-            }
-        }
+        bf16::weight_grad_x3(grad, m, h, delta, h, z);
     }
 }

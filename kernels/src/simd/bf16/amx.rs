@@ -285,7 +285,15 @@ pub(super) fn gemm(c: &mut [f32], rows: usize, a: &[u32], lda: usize, ks: usize,
 /// AVX-512F available; `start + (rows − 1) + (k2 − 1)·stride < a.len()`;
 /// `ap.len()` ≥ rows.next_multiple_of(16)·k2p, k2p ≥ k2 a multiple of 16.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn transpose_pairs(a: &[u32], start: usize, stride: usize, rows: usize, k2: usize, ap: &mut [u32], k2p: usize) {
+pub(super) unsafe fn transpose_pairs(
+    a: &[u32],
+    start: usize,
+    stride: usize,
+    rows: usize,
+    k2: usize,
+    ap: &mut [u32],
+    k2p: usize,
+) {
     use std::arch::x86_64::*;
     for r0 in (0..rows).step_by(16) {
         let rmask: __mmask16 = if rows - r0 >= 16 { 0xFFFF } else { (1u16 << (rows - r0)) - 1 };
@@ -301,33 +309,9 @@ pub(super) unsafe fn transpose_pairs(a: &[u32], start: usize, stride: usize, row
                         *xi = _mm512_maskz_loadu_epi32(rmask, p);
                     }
                 }
-                let mut t = [_mm512_setzero_si512(); 16];
-                for i in 0..8 {
-                    t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
-                    t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
-                }
-                // u[4q + j]: per 128-bit lane ℓ, column 4ℓ + j of source rows 4q..4q+4.
-                let mut u = [_mm512_setzero_si512(); 16];
-                for q in 0..4 {
-                    u[4 * q] = _mm512_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
-                    u[4 * q + 1] = _mm512_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
-                    u[4 * q + 2] = _mm512_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
-                    u[4 * q + 3] = _mm512_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
-                }
-                for j in 0..4 {
-                    let va = _mm512_shuffle_i32x4::<0x88>(u[j], u[4 + j]);
-                    let vb = _mm512_shuffle_i32x4::<0xDD>(u[j], u[4 + j]);
-                    let vc = _mm512_shuffle_i32x4::<0x88>(u[8 + j], u[12 + j]);
-                    let vd = _mm512_shuffle_i32x4::<0xDD>(u[8 + j], u[12 + j]);
-                    let cols = [
-                        (j, _mm512_shuffle_i32x4::<0x88>(va, vc)),
-                        (4 + j, _mm512_shuffle_i32x4::<0x88>(vb, vd)),
-                        (8 + j, _mm512_shuffle_i32x4::<0xDD>(va, vc)),
-                        (12 + j, _mm512_shuffle_i32x4::<0xDD>(vb, vd)),
-                    ];
-                    for (c, v) in cols {
-                        _mm512_storeu_si512(ap.as_mut_ptr().add((r0 + c) * k2p + kk0) as *mut _, v);
-                    }
+                let cols = super::x86::transpose16(&x);
+                for (c, v) in cols.into_iter().enumerate() {
+                    _mm512_storeu_si512(ap.as_mut_ptr().add((r0 + c) * k2p + kk0) as *mut _, v);
                 }
             }
         }

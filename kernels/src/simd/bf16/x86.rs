@@ -156,6 +156,82 @@ pub(super) unsafe fn split_pair_blocks(
     16 * blocks
 }
 
+/// The 16 × 16 transpose of 32-bit lanes: `out[c]` lane i = `x[i]` lane c (32- and 64-bit
+/// unpacks, then two rounds of 128-bit lane shuffles).
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) fn transpose16(x: &[__m512i; 16]) -> [__m512i; 16] {
+    let mut t = [_mm512_setzero_si512(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
+    }
+    // u[4q + j]: per 128-bit lane ℓ, column 4ℓ + j of source rows 4q..4q+4.
+    let mut u = [_mm512_setzero_si512(); 16];
+    for q in 0..4 {
+        u[4 * q] = _mm512_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
+        u[4 * q + 1] = _mm512_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
+        u[4 * q + 2] = _mm512_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
+        u[4 * q + 3] = _mm512_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
+    }
+    let mut out = [_mm512_setzero_si512(); 16];
+    for j in 0..4 {
+        let va = _mm512_shuffle_i32x4::<0x88>(u[j], u[4 + j]);
+        let vb = _mm512_shuffle_i32x4::<0xDD>(u[j], u[4 + j]);
+        let vc = _mm512_shuffle_i32x4::<0x88>(u[8 + j], u[12 + j]);
+        let vd = _mm512_shuffle_i32x4::<0xDD>(u[8 + j], u[12 + j]);
+        out[j] = _mm512_shuffle_i32x4::<0x88>(va, vc);
+        out[4 + j] = _mm512_shuffle_i32x4::<0x88>(vb, vd);
+        out[8 + j] = _mm512_shuffle_i32x4::<0xDD>(va, vc);
+        out[12 + j] = _mm512_shuffle_i32x4::<0xDD>(vb, vd);
+    }
+    out
+}
+
+/// Aᵀ of a row-major `rows × n` block split for bf16x3 as rows of pairs: row c of `ap` (stride
+/// `lda`) holds [hi | hi | lo] of column c, pairs (A[2kk, c], A[2kk+1, c]) at kk, kk + k2 and
+/// kk + 2·k2 (k2 = ⌈rows/2⌉; a missing last row is zero). 32 rows × 16 columns per step: 32
+/// loads split into 16 pair vectors of hi and of lo, each set turned by [`transpose16`].
+#[target_feature(enable = "avx512f,avx512bf16")]
+pub(super) unsafe fn split_transpose(a: &[f32], rows: usize, n: usize, ap: &mut [u32], lda: usize) {
+    let k2 = rows.div_ceil(2);
+    assert!(
+        n.is_multiple_of(16) && a.len() >= rows * n && lda >= 3 * k2 && ap.len() >= n * lda,
+        "split_transpose: shapes"
+    );
+    for kk0 in (0..k2).step_by(16) {
+        let live = (k2 - kk0).min(16);
+        let mask: __mmask16 = if live == 16 { 0xFFFF } else { (1u16 << live) - 1 };
+        for c0 in (0..n).step_by(16) {
+            let (mut hi, mut lo) = ([_mm512_setzero_si512(); 16], [_mm512_setzero_si512(); 16]);
+            for i in 0..live {
+                let r = 2 * (kk0 + i);
+                // SAFETY: rows r (and r + 1 when < rows) exist, columns c0..c0+16 ≤ n.
+                unsafe {
+                    let (h0, l0) = split16(_mm512_loadu_ps(a.as_ptr().add(r * n + c0)));
+                    let (mut h, mut l) = (_mm512_cvtepu16_epi32(h0), _mm512_cvtepu16_epi32(l0));
+                    if r + 1 < rows {
+                        let (h1, l1) = split16(_mm512_loadu_ps(a.as_ptr().add((r + 1) * n + c0)));
+                        h = _mm512_or_si512(h, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h1), 16));
+                        l = _mm512_or_si512(l, _mm512_slli_epi32(_mm512_cvtepu16_epi32(l1), 16));
+                    }
+                    (hi[i], lo[i]) = (h, l);
+                }
+            }
+            let (th, tl) = (transpose16(&hi), transpose16(&lo));
+            for j in 0..16 {
+                // SAFETY: row c0 + j < n of `ap`, pairs kk0..kk0+live of each segment < 3·k2 ≤ lda.
+                unsafe {
+                    let row = ap.as_mut_ptr().add((c0 + j) * lda + kk0) as *mut i32;
+                    _mm512_mask_storeu_epi32(row, mask, th[j]);
+                    _mm512_mask_storeu_epi32(row.add(k2), mask, th[j]);
+                    _mm512_mask_storeu_epi32(row.add(2 * k2), mask, tl[j]);
+                }
+            }
+        }
+    }
+}
+
 /// 16 floats → (bf16(x), bf16(x − bf16(x))), nearest even.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bf16")]

@@ -27,6 +27,13 @@ fn tol(k: usize, want: f32) -> f32 {
     1e-5 * (k as f32).sqrt() * (1.0 + want.abs())
 }
 
+/// Every entry of `got` within [`tol`] of the twin's.
+fn near_twin(what: &str, got: &[f32], twin: &[f32], k: usize) {
+    for (i, (&g, &w)) in got.iter().zip(twin).enumerate() {
+        assert!((g - w).abs() <= tol(k, w), "{what} at {i}: {g} vs {w}");
+    }
+}
+
 #[test]
 fn split_rows_hold_hi_and_rounded_rest() {
     if !x3_available() {
@@ -105,9 +112,7 @@ fn matches_the_twin_and_the_exact_product() {
             for parallel in [false, true] {
                 let mut got = vec![0.5f32; m * n];
                 gemm_x3(&mut got, m, k, &a, &packed, true, parallel);
-                for (i, (&g, &w)) in got.iter().zip(&twin).enumerate() {
-                    assert!((g - w).abs() <= tol(k, w), "({m},{k},{n}) {name} par {parallel} at {i}: {g} vs {w}");
-                }
+                near_twin(&format!("({m},{k},{n}) {name} par {parallel}"), &got, &twin, k);
             }
         }
     }
@@ -130,9 +135,7 @@ fn transposed_products_of_split_packs() {
         gemm_tn(&mut got, &pa, &pb, false);
         let mut twin = vec![0f32; m * n];
         gemm_x3_reference(&mut twin, m, &transpose(&a, rows, m), Operand::new(&b, rows, n), false);
-        for (i, (&g, &w)) in got.iter().zip(&twin).enumerate() {
-            assert!((g - w).abs() <= tol(rows, w), "({rows},{m},{n}) at {i}: {g} vs {w}");
-        }
+        near_twin(&format!("({rows},{m},{n})"), &got, &twin, rows);
     }
 }
 
@@ -154,4 +157,47 @@ fn far_more_accurate_than_one_bf16_product() {
         |v: &[f32]| (v.iter().zip(&exact).map(|(&g, &e)| (g as f64 - e).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
     let (e3, e1) = (rms(&x3), rms(&one));
     assert!(e3 * 100.0 < e1, "bf16x3 rms error {e3:e} vs bf16 {e1:e}");
+}
+
+/// The weight-gradient product with A split and transposed in one pass, against the twin: odd
+/// row counts, m a multiple of 16 (the AVX-512 split) and not (its scalar twin), accumulate on.
+#[test]
+fn fused_transposed_products() {
+    if !x3_available() {
+        return;
+    }
+    for &(rows, m, n) in &[(1, 16, 16), (37, 32, 48), (300, 64, 32), (45, 24, 16), (384, 256, 256)] {
+        let a = values(rows * m, rows as u64 + 5);
+        let b = values(rows * n, rows as u64 + 13);
+        let pb = PackedB::split(Operand::new(&b, rows, n), Order::Rhs);
+        let mut got = vec![0.25f32; m * n];
+        gemm_tn_x3(&mut got, rows, m, &a, &pb, true);
+        let mut twin = vec![0.25f32; m * n];
+        gemm_x3_reference(&mut twin, m, &transpose(&a, rows, m), Operand::new(&b, rows, n), true);
+        near_twin(&format!("({rows},{m},{n})"), &got, &twin, rows);
+    }
+}
+
+/// The blocked weight gradient over rows spanning several blocks and waves of partials (and a
+/// ragged last block) against the twin, accumulating into C; the same bits at 1 and 3 threads.
+#[test]
+fn blocked_weight_gradient() {
+    if !x3_available() {
+        return;
+    }
+    for &(rows, m, n) in &[(5, 16, 16), (1001, 32, 48), (3500, 16, 32)] {
+        let a = values(rows * m, rows as u64 + 2);
+        let b = values(rows * n, rows as u64 + 9);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let mut c = vec![0.5f32; m * n];
+            pool.install(|| weight_grad_x3(&mut c, rows, m, &a, n, &b));
+            c
+        };
+        let got = run(3);
+        assert!(got.iter().zip(run(1)).all(|(x, y)| x.to_bits() == y.to_bits()), "({rows},{m},{n}): thread count");
+        let mut twin = vec![0.5f32; m * n];
+        gemm_x3_reference(&mut twin, m, &transpose(&a, rows, m), Operand::new(&b, rows, n), true);
+        near_twin(&format!("({rows},{m},{n})"), &got, &twin, rows);
+    }
 }
