@@ -210,7 +210,7 @@ pub fn gemm_tn_x3(c: &mut [f32], rows: usize, m: usize, a: &[f32], b: &PackedB, 
     });
 }
 
-/// Rows per block of [`weight_grad_x3`]: with n = 256 each split operand is 576 KiB.
+/// Most rows per block of [`weight_grad_x3`]: with n = 256 each split operand is ≤ 576 KiB.
 const WGRAD_ROWS: usize = 384;
 
 /// Blocks whose partial products are held at once (8 × m·n floats: 2 MiB at m = n = 256).
@@ -224,7 +224,7 @@ thread_local! {
 }
 
 /// C (m × n) += Aᵀ·B over `rows` rows in bf16x3 — a weight gradient, A = δ (`rows × m`) and
-/// B = z (`rows × n`), both row-major f32. The rows run in fixed blocks of [`WGRAD_ROWS`], each
+/// B = z (`rows × n`), both row-major f32. The rows run in equal blocks of at most [`WGRAD_ROWS`] (their size a function of `rows` alone), each
 /// a task of its own end to end (split B's block, [`gemm_tn_x3`] into a partial), and the
 /// partials are added into C in block order: the same bits for any thread count, and each
 /// block's split operands (2 × 576 pair rows × 256) stay in one core's L2. Splitting one product
@@ -232,8 +232,11 @@ thread_local! {
 /// → 431–501 µs).
 pub fn weight_grad_x3(c: &mut [f32], rows: usize, m: usize, a: &[f32], n: usize, b: &[f32]) {
     assert!(a.len() >= rows * m && b.len() >= rows * n && c.len() >= m * n, "bf16::weight_grad_x3: shapes");
-    let blocks: Vec<std::ops::Range<usize>> =
-        (0..rows).step_by(WGRAD_ROWS).map(|r0| r0..(r0 + WGRAD_ROWS).min(rows)).collect();
+    // ⌈rows / WGRAD_ROWS⌉ blocks of equal size (to 32 rows, so that the tiles load the split
+    // operand directly): 1408 rows → 4 × 352 rather than 3 × 384 + 256 (steps within noise of
+    // the latter, `scripts/ab-step.sh`, 3 rounds).
+    let size = rows.div_ceil(rows.div_ceil(WGRAD_ROWS).max(1)).next_multiple_of(32);
+    let blocks: Vec<std::ops::Range<usize>> = (0..rows).step_by(size).map(|r0| r0..(r0 + size).min(rows)).collect();
     // Taken out of the thread-locals, not borrowed: the rayon calls below may run other tasks
     // on this thread (a nested call then starts with empty buffers).
     let mut parts = PARTS.take();
