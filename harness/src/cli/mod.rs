@@ -25,13 +25,14 @@ pub struct Global {
     /// Kernel instruction set: scalar, avx2, avx512 or auto.
     #[arg(long, global = true, default_value = "auto")]
     pub isa: String,
-    /// MLP flipped-row products: f32, or bf16 (differences from the base row in 16 bits: bf16 on
-    /// AMX tiles where the CPU has them and `RMBENCH_AMX` is not 0, else fp16 on AVX512-FP16 CPUs
-    /// unless `RMBENCH_FP16` is 0, else bf16 `vdpbf16ps` on AVX512-BF16, else int16 fixed point
-    /// `vpmaddwd` on AVX2; recorded as `+amx-bf16`, `+fp16`, `+bf16` or `+i16` on the ISA column).
-    /// bf16x3 runs every hidden→hidden product (base and flipped rows, forward, backward and
-    /// weight gradient) as three bf16 products hi·hi + hi·lo + lo·hi, each within 3·2⁻¹⁶ of exact:
-    /// f32-class results at AMX speed (`+amx-bf16x3`; elsewhere correct but slower than f32).
+    /// MLP dense products: f32; bf16, the flipped rows' products as differences from their base
+    /// row in 16 bits (bf16 on AMX tiles where the CPU has them and `RMBENCH_AMX` is not 0, else
+    /// fp16 on AVX512-FP16 CPUs unless `RMBENCH_FP16` is 0, else bf16 `vdpbf16ps` on AVX512-BF16,
+    /// else int16 fixed point `vpmaddwd` on AVX2; recorded as `+amx-bf16`, `+fp16`, `+bf16` or
+    /// `+i16` on the ISA column); or bf16x3, every hidden→hidden product (base and flipped rows,
+    /// forward, backward and weight gradient) as three bf16 products hi·hi + hi·lo + lo·hi, each
+    /// within 3·2⁻¹⁶ of exact: f32-class results, faster than f32 on AMX tiles only
+    /// (`+amx-bf16x3`).
     #[arg(long, global = true, default_value = "f32", value_parser = rmbench_kernels::bf16::Precision::NAMES)]
     pub precision: String,
 }
