@@ -153,31 +153,30 @@ pub fn gemm_x3(c: &mut [f32], m: usize, k: usize, a: &[f32], b: &PackedB, accumu
     if m == 0 || n == 0 {
         return;
     }
-    let task = |scratch: &mut AlignedVec<u32>, t: usize, cblk: &mut [f32]| {
+    // One task: its rows split into this thread's scratch (no rayon inside, so the borrow
+    // cannot nest), then the product.
+    let task = |t: usize, cblk: &mut [f32]| {
         let (r0, rows) = (t * TASK_ROWS, cblk.len() / n);
-        scratch.resize(rows * 3 * k2);
-        if k2 > 0 {
-            for (r, dst) in (r0..r0 + rows).zip(scratch.chunks_mut(3 * k2)) {
-                split_row(&a[r * k..(r + 1) * k], dst, Order::Lhs);
+        COLS.with_borrow_mut(|scratch| {
+            scratch.resize(rows * 3 * k2);
+            if k2 > 0 {
+                for (r, dst) in (r0..r0 + rows).zip(scratch.chunks_mut(3 * k2)) {
+                    split_row(&a[r * k..(r + 1) * k], dst, Order::Lhs);
+                }
             }
-        }
-        gemm_block(cblk, rows, scratch, b, accumulate);
+            gemm_block(cblk, rows, scratch, b, accumulate);
+        });
     };
     if parallel {
-        c[..m * n]
-            .par_chunks_mut(TASK_ROWS * n)
-            .enumerate()
-            .for_each_init(AlignedVec::default, |s, (t, cblk)| task(s, t, cblk));
+        c[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(t, cblk)| task(t, cblk));
     } else {
-        let mut scratch = AlignedVec::default();
-        for (t, cblk) in c[..m * n].chunks_mut(TASK_ROWS * n).enumerate() {
-            task(&mut scratch, t, cblk);
-        }
+        c[..m * n].chunks_mut(TASK_ROWS * n).enumerate().for_each(|(t, cblk)| task(t, cblk));
     }
 }
 
 thread_local! {
-    /// The split columns of [`gemm_tn_x3`]'s left operand, reused across calls on this thread.
+    /// Split rows of [`gemm_x3`]'s left operand, or split columns of [`gemm_tn_x3`]'s, reused
+    /// across calls on this thread (neither holds it across a rayon call).
     static COLS: std::cell::RefCell<AlignedVec<u32>> = Default::default();
 }
 
