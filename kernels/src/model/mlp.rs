@@ -133,7 +133,7 @@ impl Mlp {
     /// input-side backward of every flipped row run in bf16 on its difference from the base row
     /// (`mlp/mixed.rs`); base rows, Swish, the first layer, the output and the weight-gradient
     /// products stay f32, and so do energies and input gradients. Only where the CPU has
-    /// AVX512-BF16 (returns whether it is on). New models take [`bf16::mixed_default`]. The
+    /// AVX512-BF16 (returns whether it is on). New models take [`bf16::precision_default`]. The
     /// tolerance against f32 is tested in `mlp/tests.rs` and documented in the README.
     ///
     /// On AVX2 CPUs without AVX512-BF16 the same difference products run in int16 fixed point

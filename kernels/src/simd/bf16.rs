@@ -189,16 +189,6 @@ pub fn precision_default() -> Precision {
     }
 }
 
-/// [`set_precision_default`] to bf16 (`on`) or f32.
-pub fn set_mixed_default(on: bool) -> Result<(), String> {
-    set_precision_default(if on { Precision::Bf16 } else { Precision::F32 })
-}
-
-/// Whether new MLPs start with the bf16 difference path on.
-pub fn mixed_default() -> bool {
-    precision_default() == Precision::Bf16
-}
-
 /// B (k × n) packed in bf16 pairs along k. The storage holds ⌈k/2⌉ rounded up to 16 pair rows,
 /// the rows beyond ⌈k/2⌉ zero (whole AMX tiles along k), and starts on a cache line, so with n a
 /// multiple of 16 every 64-byte load of a pair row is one line.

@@ -223,7 +223,7 @@ thread_local! {
 }
 
 /// C (m × n) += Aᵀ·B over `rows` rows in bf16x3 — a weight gradient, A = δ (`rows × m`) and
-/// B = z (`rows × n`), both row-major f32. The rows run in equal blocks of at most [`WGRAD_ROWS`] (their size a function of `rows` alone), each
+/// B = z (`rows × n`), both row-major f32. The rows run in equal blocks of at most 384 (their size a function of `rows` alone), each
 /// a task of its own end to end (split B's block, [`gemm_tn_x3`] into a partial), and the
 /// partials are added into C in block order: the same bits for any thread count, and each
 /// block's split operands (2 × 576 pair rows × 256) stay in one core's L2. Splitting one product
