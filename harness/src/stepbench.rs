@@ -141,6 +141,7 @@ pub fn time_steps(spec: &StepSpec, warmup: usize, steps: usize) -> Result<StepSt
     }
     let baseline = process_baseline_bytes();
     let mut model = new_model(spec.shape, spec.seed);
+    spec.precision.check().map_err(|why| Error::Input(format!("{} precision: {why}", spec.precision.name())))?;
     if !model.set_precision(spec.precision) {
         let p = spec.precision;
         let why = p.check().err().unwrap_or_else(|| "it applies to the mlp model only".into());

@@ -163,6 +163,10 @@ impl Precision {
             Precision::Bf16 if !mixed_available() => {
                 Err("bf16 precision needs AVX512-BF16 (or AVX2 for its int16 form); this run has neither".into())
             }
+            // The split products also run on the scalar twin (the tests use it), 100× slower.
+            Precision::Bf16x3 if !available() => {
+                Err("bf16x3 precision needs AVX512-BF16 and the avx512 ISA (fast on AMX tiles); this run has neither".into())
+            }
             Precision::Bf16x3 if !split::x3_available() => {
                 Err("bf16x3 precision needs bf16 packs, and this CPU runs the fp16 engine (set RMBENCH_FP16=0)".into())
             }
