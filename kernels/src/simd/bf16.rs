@@ -165,7 +165,8 @@ impl Precision {
             }
             // The split products also run on the scalar twin (the tests use it), 100× slower.
             Precision::Bf16x3 if !available() => {
-                Err("bf16x3 precision needs AVX512-BF16 and the avx512 ISA (fast on AMX tiles); this run has neither".into())
+                Err("bf16x3 precision needs AVX512-BF16 and the avx512 ISA (fast on AMX tiles); this run has neither"
+                    .into())
             }
             Precision::Bf16x3 if !split::x3_available() => {
                 Err("bf16x3 precision needs bf16 packs, and this CPU runs the fp16 engine (set RMBENCH_FP16=0)".into())
