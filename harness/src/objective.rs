@@ -215,7 +215,9 @@ pub fn loss_and_grad(
     rng: &mut Stream,
     grad: &mut [f32],
 ) -> Result<f64, ObjectiveError> {
-    grad.iter_mut().for_each(|g| *g = 0.0);
+    // Both passes over the gradient split across the pool (140 k parameters at d = 32 took ≈ 60 µs
+    // serially, a few % of a step while the other workers waited).
+    grad.par_chunks_mut(1 << 14).for_each(|c| c.fill(0.0));
     let n = x.n();
     if n == 0 {
         return Ok(0.0);
@@ -229,10 +231,16 @@ pub fn loss_and_grad(
     if !loss.is_finite() {
         return Err(ObjectiveError::NonFinite("loss"));
     }
-    if grad.iter().any(|g| !g.is_finite()) || !state.log_norm_grad.is_finite() {
+    if has_non_finite(grad) || !state.log_norm_grad.is_finite() {
         return Err(ObjectiveError::NonFinite("gradient"));
     }
     Ok(loss)
+}
+
+/// Whether any entry is NaN or ±∞: a branch-free fold per 16 k-entry chunk (it vectorizes,
+/// where `any` stops at every element), the chunks across the pool.
+pub(crate) fn has_non_finite(g: &[f32]) -> bool {
+    g.par_chunks(1 << 14).any(|c| c.iter().fold(false, |bad, v| bad | !v.is_finite()))
 }
 
 /// Exact `rm` / `rm-sigmoid`: all d flips, processed in chunks of rows so that at most

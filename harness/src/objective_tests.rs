@@ -246,6 +246,18 @@ fn overflow_is_reported_not_propagated() {
     assert!(matches!(r, Err(ObjectiveError::Overflow { row: 0, bit: 0, .. })), "{r:?}");
 }
 
+/// The gradient check finds a NaN or ±∞ anywhere, including at chunk edges and the tail.
+#[test]
+fn non_finite_gradients_are_found_anywhere() {
+    let n = 3 * (1 << 14) + 5;
+    assert!(!crate::objective::has_non_finite(&vec![0.5f32; n]));
+    for (at, v) in [(0, f32::NAN), ((1 << 14) - 1, f32::INFINITY), (1 << 14, f32::NEG_INFINITY), (n - 1, f32::NAN)] {
+        let mut g = vec![0.5f32; n];
+        g[at] = v;
+        assert!(crate::objective::has_non_finite(&g), "{v} at {at}");
+    }
+}
+
 fn toy_data(d: usize, n: usize) -> BitBatch {
     // Two noisy prototypes: a clearly non-uniform distribution.
     let mut rng = Stream::new(42, 0);
