@@ -147,10 +147,23 @@ fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
     norm(&mut a.iter().zip(b).map(|(x, y)| x - y)) / norm(&mut b.iter().copied()).max(1e-30)
 }
 
-/// ΔE at s flips per sample and the weighted gradient of a ggis-like step, f32 and bf16 paths.
-fn mixed_vs_f32(f: &Mlp, x: &BitBatch, s: usize, wmul: f32) -> (f64, f64, f64) {
+/// ΔE at s flips per sample and the weighted gradient of a ggis-like step, f32 against another
+/// precision of the same model.
+struct Compared {
+    /// Largest |ΔE − ΔE(f32)| over the flips, and the mean |ΔE(f32)|.
+    worst: f64,
+    mean: f64,
+    /// Relative L2 distance of the gradients.
+    rel: f64,
+    /// The flips, and ΔE in f32 and in the other precision.
+    idx: Vec<u32>,
+    df: Vec<f32>,
+    db: Vec<f32>,
+}
+
+fn precision_vs_f32(f: &Mlp, x: &BitBatch, s: usize, wmul: f32, p: crate::bf16::Precision) -> Compared {
     let mut b = f.clone();
-    assert!(b.set_bf16(true));
+    assert!(b.set_precision(p));
     let (n, d) = (x.n(), f.dim());
     let idx: Vec<u32> = (0..n * s).map(|k| ((k * 37 + k / s) % d) as u32).collect();
     let (mut df, mut db) = (vec![0f32; n * s], vec![0f32; n * s]);
@@ -163,7 +176,13 @@ fn mixed_vs_f32(f: &Mlp, x: &BitBatch, s: usize, wmul: f32) -> (f64, f64, f64) {
     let (mut gf, mut gb) = (vec![0f32; f.num_params()], vec![0f32; f.num_params()]);
     f.param_grad(x, &wb, &idx, &wf, &mut gf);
     b.param_grad(x, &wb, &idx, &wf, &mut gb);
-    (worst, mean, rel_l2(&gb, &gf))
+    Compared { worst, mean, rel: rel_l2(&gb, &gf), idx, df, db }
+}
+
+/// [`precision_vs_f32`] for the bf16 paths: (worst |ΔE error|, mean |ΔE|, gradient error).
+fn mixed_vs_f32(f: &Mlp, x: &BitBatch, s: usize, wmul: f32) -> (f64, f64, f64) {
+    let c = precision_vs_f32(f, x, s, wmul, crate::bf16::Precision::Bf16);
+    (c.worst, c.mean, c.rel)
 }
 
 /// The bf16-difference path (int16 on AVX2 CPUs) against f32 on small random shapes: H below, at
@@ -349,22 +368,10 @@ fn bf16x3_error_against_f32() {
     for (d, scale) in [(100usize, 1.0f32), (784, 1.0), (100, 3.0)] {
         let mut f = Mlp::new(d, 256, 3, 5);
         f.params.iter_mut().for_each(|p| *p *= scale);
-        let mut b = f.clone();
-        assert!(b.set_bf16x3(true));
         let (_, x) = patterns(64, d, 7).swap_remove(0);
         let s = 10;
-        let idx: Vec<u32> = (0..64 * s).map(|k| ((k * 37 + k / s) % d) as u32).collect();
-        let (mut df, mut db) = (vec![0f32; 64 * s], vec![0f32; 64 * s]);
-        f.delta_at(&x, &idx, &mut df);
-        b.delta_at(&x, &idx, &mut db);
-        let mean = df.iter().map(|v| v.abs() as f64).sum::<f64>() / df.len() as f64;
-        let worst = df.iter().zip(&db).map(|(a, c)| (a - c).abs() as f64).fold(0f64, f64::max);
-        let wf: Vec<f32> = df.iter().map(|v| (-2.0 * v).exp().min(1e3) / 64.0).collect();
-        let wb: Vec<f32> = (0..64).map(|r| -wf[r * s..(r + 1) * s].iter().sum::<f32>()).collect();
-        let (mut gf, mut gb) = (vec![0f32; f.num_params()], vec![0f32; f.num_params()]);
-        f.param_grad(&x, &wb, &idx, &wf, &mut gf);
-        b.param_grad(&x, &wb, &idx, &wf, &mut gb);
-        let rel = rel_l2(&gb, &gf);
+        let Compared { worst, mean, rel, idx, df, db } =
+            precision_vs_f32(&f, &x, s, 1.0, crate::bf16::Precision::Bf16x3);
         // f32's own distance from the f64 reference, for scale (printed, not asserted).
         let exact = crate::reference::delta_at(&f, &x, &idx);
         let from_exact = |v: &[f32]| v.iter().zip(&exact).map(|(a, e)| (*a as f64 - e).abs()).fold(0f64, f64::max);
@@ -374,6 +381,8 @@ fn bf16x3_error_against_f32() {
              max |ΔE − f64|: f32 {f32_worst:.3e}, bf16x3 {x3_worst:.3e}"
         );
         assert!(worst <= 1e-3 * mean && rel <= 1e-3, "d={d} ×{scale}: ΔE {worst} vs {mean}, grad {rel}");
+        let mut b = f.clone();
+        assert!(b.set_bf16x3(true));
         b.params_mut().iter_mut().for_each(|p| *p *= 0.9);
         b.params_changed();
         let mut fresh = Mlp::new(d, 256, 3, 5);
