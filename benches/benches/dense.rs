@@ -1,4 +1,4 @@
-//! The MLP's dense layer shapes, f32 (faer) against the mixed-precision bf16 product
+//! The MLP's dense layer shapes, f32 (faer, and `simd::sgemm` on AVX-512 CPUs) against the mixed-precision bf16 product
 //! (`rmbench_kernels::bf16`: AMX tiles or AVX512-BF16 when the CPU has them, named by
 //! `bf16::engine`), and fp16 on AVX512-FP16 where present (`f16_avx512fp16`, not used by the MLP
 //! yet): C[m × 256] = A[m × 256]·Wᵀ with
@@ -18,8 +18,18 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rayon::prelude::*;
 use rmbench_benches::criterion;
 use rmbench_kernels::aligned::AlignedVec;
-use rmbench_kernels::dense::{gemm, Operand};
+use rmbench_kernels::dense::{self, gemm, Operand};
 use rmbench_kernels::{bf16, fp16, i16};
+
+/// The f32 engines to time: faer, then this crate's kernel where the CPU runs it (the last one
+/// set stays on for the other groups).
+fn engines() -> Vec<dense::Engine> {
+    let mut v = vec![dense::Engine::Faer];
+    if rmbench_kernels::simd::sgemm::available() {
+        v.push(dense::Engine::Own);
+    }
+    v
+}
 
 fn dense(c: &mut Criterion) {
     let (k, n) = (256, 256);
@@ -30,9 +40,12 @@ fn dense(c: &mut Criterion) {
         // Output and packed rows on cache lines, as the MLP's pooled buffers are.
         let mut out = AlignedVec::<f32>::zeros(m * n);
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
-            b.iter(|| gemm(&mut out, m, n, Operand::new(&a, m, k), Operand::t(&w, n, k), 1.0, false))
-        });
+        for e in engines() {
+            dense::set_engine(e);
+            g.bench_function(BenchmarkId::new(format!("f32_{}", e.name()), m), |b| {
+                b.iter(|| gemm(&mut out, m, n, Operand::new(&a, m, k), Operand::t(&w, n, k), 1.0, false))
+            });
+        }
         // W is packed once per optimizer step in the MLP (cached), so outside the timed loop. The
         // bf16 products only where the CPU has them (their scalar twin is 100× slower).
         let packed = bf16::PackedB::new(Operand::t(&w, n, k));
@@ -130,9 +143,12 @@ fn dense(c: &mut Criterion) {
         let z: Vec<f32> = (0..m * n).map(|i| ((i % 53) as f32 - 26.0) * 0.01).collect();
         let mut out = vec![0f32; k * n];
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
-            b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
-        });
+        for e in engines() {
+            dense::set_engine(e);
+            g.bench_function(BenchmarkId::new(format!("f32_{}", e.name()), m), |b| {
+                b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
+            });
+        }
         // int16 on AVX2 without bf16: both operands quantized per column per call.
         if i16::available() {
             g.bench_function(BenchmarkId::new("i16_avx2", m), |b| {
@@ -168,6 +184,59 @@ fn dense(c: &mut Criterion) {
         }
     }
     g.finish();
+    x3_pack_home(c);
+}
+
+/// A bf16x3 product of few rows (the proposal's 64-row parts) on core 0 right after its weight
+/// pack was split (as every optimizer step re-splits it) by a one-thread pool pinned to core 0
+/// (`split_here`) or to core 1 (`split_on_other_core`, read from the other core's cache).
+fn x3_pack_home(c: &mut Criterion) {
+    if !(bf16::available() && bf16::x3_available()) || rayon::current_num_threads() < 2 {
+        return;
+    }
+    let (k, n) = (256, 256);
+    let w: Vec<f32> = (0..n * k).map(|i| ((i % 53) as f32 - 26.0) * 0.01).collect();
+    let mut pack = bf16::PackedB::split(Operand::t(&w, n, k), bf16::Order::Rhs);
+    let pinned = |core: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(1).start_handler(move |_| pin(Some(core))).build().unwrap()
+    };
+    let (here, other) = (pinned(0), pinned(1));
+    pin(Some(0));
+    let mut g = c.benchmark_group("bf16x3_small_pack_home");
+    for m in [64usize, 128] {
+        let a: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) * 0.01).collect();
+        let mut out = vec![0f32; m * n];
+        g.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        for (name, pool) in [("split_here", &here), ("split_on_other_core", &other)] {
+            g.bench_function(BenchmarkId::new(name, m), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = std::time::Duration::ZERO;
+                    for _ in 0..iters {
+                        pool.install(|| pack.resplit(Operand::t(&w, n, k), bf16::Order::Rhs));
+                        let t = std::time::Instant::now();
+                        bf16::gemm_x3(&mut out, m, k, &a, &pack, false, false);
+                        total += t.elapsed();
+                    }
+                    total
+                })
+            });
+        }
+    }
+    g.finish();
+    pin(None);
+}
+
+/// Pins the calling thread to one core, or lets it run on all of them again.
+fn pin(core: Option<usize>) {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_setaffinity reads `size_of` bytes of it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for c in (0..cores).filter(|&c| core.is_none_or(|k| k == c)) {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
 }
 
 criterion_group! { name = benches; config = criterion(); targets = dense }

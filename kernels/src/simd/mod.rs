@@ -9,6 +9,7 @@ pub mod bf16;
 pub mod fp16;
 pub mod i16;
 pub mod math;
+pub mod sgemm;
 #[macro_use]
 mod rows;
 mod logadd;
