@@ -1,4 +1,4 @@
-//! The MLP's dense layer shapes, f32 (faer, and `simd::sgemm` on AVX-512 CPUs) against the mixed-precision bf16 product
+//! The MLP's dense layer shapes, f32 (faer) against the mixed-precision bf16 product
 //! (`rmbench_kernels::bf16`: AMX tiles or AVX512-BF16 when the CPU has them, named by
 //! `bf16::engine`), and fp16 on AVX512-FP16 where present (`f16_avx512fp16`, not used by the MLP
 //! yet): C[m × 256] = A[m × 256]·Wᵀ with
@@ -12,24 +12,15 @@
 //! `bf16x3_*`: the same products as three bf16 products (`bf16::split`, `--precision bf16x3`),
 //! A split per call, W's split pack made once, the weight gradient as the MLP runs it
 //! (`bf16::weight_grad_x3`: 384-row blocks, operands split per call); their throughput counts
-//! f32-equivalent FLOPs (2·m·k·n, not 3×).
+//! f32-equivalent FLOPs (2·m·k·n, not 3×). `bf16x3_small_pack_home`: a 64- or 128-row bf16x3
+//! product on core 0 right after its weight pack was split on core 0 or on core 1.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use rmbench_benches::criterion;
 use rmbench_kernels::aligned::AlignedVec;
-use rmbench_kernels::dense::{self, gemm, Operand};
+use rmbench_kernels::dense::{gemm, Operand};
 use rmbench_kernels::{bf16, fp16, i16};
-
-/// The f32 engines to time: faer, then this crate's kernel where the CPU runs it (the last one
-/// set stays on for the other groups).
-fn engines() -> Vec<dense::Engine> {
-    let mut v = vec![dense::Engine::Faer];
-    if rmbench_kernels::simd::sgemm::available() {
-        v.push(dense::Engine::Own);
-    }
-    v
-}
 
 fn dense(c: &mut Criterion) {
     let (k, n) = (256, 256);
@@ -40,12 +31,9 @@ fn dense(c: &mut Criterion) {
         // Output and packed rows on cache lines, as the MLP's pooled buffers are.
         let mut out = AlignedVec::<f32>::zeros(m * n);
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        for e in engines() {
-            dense::set_engine(e);
-            g.bench_function(BenchmarkId::new(format!("f32_{}", e.name()), m), |b| {
-                b.iter(|| gemm(&mut out, m, n, Operand::new(&a, m, k), Operand::t(&w, n, k), 1.0, false))
-            });
-        }
+        g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
+            b.iter(|| gemm(&mut out, m, n, Operand::new(&a, m, k), Operand::t(&w, n, k), 1.0, false))
+        });
         // W is packed once per optimizer step in the MLP (cached), so outside the timed loop. The
         // bf16 products only where the CPU has them (their scalar twin is 100× slower).
         let packed = bf16::PackedB::new(Operand::t(&w, n, k));
@@ -143,12 +131,9 @@ fn dense(c: &mut Criterion) {
         let z: Vec<f32> = (0..m * n).map(|i| ((i % 53) as f32 - 26.0) * 0.01).collect();
         let mut out = vec![0f32; k * n];
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        for e in engines() {
-            dense::set_engine(e);
-            g.bench_function(BenchmarkId::new(format!("f32_{}", e.name()), m), |b| {
-                b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
-            });
-        }
+        g.bench_function(BenchmarkId::new("f32_faer", m), |b| {
+            b.iter(|| gemm(&mut out, k, n, Operand::t(&a, m, k), Operand::new(&z, m, n), 1.0, true))
+        });
         // int16 on AVX2 without bf16: both operands quantized per column per call.
         if i16::available() {
             g.bench_function(BenchmarkId::new("i16_avx2", m), |b| {

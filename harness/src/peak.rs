@@ -15,8 +15,7 @@ pub struct Peak {
     pub cpu: String,
     /// Threads used.
     pub threads: usize,
-    /// Best dense f32 GEMM throughput (`dense::gemm`, square size `gemm_size`; faer before session
-    /// 20, then this crate's AVX-512 kernel where it runs), GFLOP/s.
+    /// Best dense f32 GEMM throughput (faer, square size `gemm_size`), GFLOP/s.
     pub gemm_gflops: f64,
     /// Matrix size of the GEMM measurement.
     pub gemm_size: usize,

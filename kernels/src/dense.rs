@@ -1,24 +1,22 @@
-//! Dense f32 products on row-major slices.
+//! Dense f32 products through faer, on row-major slices.
 //!
-//! `gemm` computes C ← α·op(A)·op(B) (+ C if `accumulate`), op = identity or transpose, with this
-//! crate's AVX-512 kernel (`simd::sgemm`) where the ISA is AVX-512, else faer's run-time-dispatched
-//! GEMM ([`Engine`]; `RMBENCH_GEMM=faer` keeps faer everywhere). Parallelism follows the current rayon
+//! `gemm` computes C ← α·op(A)·op(B) (+ C if `accumulate`), op = identity or transpose, with
+//! faer's run-time-dispatched GEMM (AVX-512 where available). Parallelism follows the current rayon
 //! pool (the harness decides the thread count by installing a pool): C's rows are split into one
-//! block per thread and each block is a sequential GEMM. Measured against faer's own
+//! block per thread and each block is a sequential faer GEMM. Measured against faer's own
 //! `Par::rayon`, this avoids per-call packing allocations (≈2600 page faults per MLP training
 //! step) and barrier waits on the medium-sized products an MLP step is made of.
 
-use crate::simd::sgemm;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 static GEMM_FLOPS: AtomicU64 = AtomicU64::new(0);
 static GEMM_THREAD_NS: AtomicU64 = AtomicU64::new(0);
 
 /// The f32 GEMM work done so far in this process: FLOPs (2·m·n·k per product) and the time
-/// threads spent inside the sequential GEMM kernels, summed over threads (every product, or every
+/// threads spent inside faer's sequential kernels, summed over threads (every product, or every
 /// row block of a split one, runs on one thread). Two readings around a region give its dense
 /// part's in-situ rate, `flops / thread_ns × threads`, comparable to a GEMM peak measured on the
 /// same threads. Process-wide counters: concurrent regions (tests in parallel) add into the same
@@ -98,80 +96,6 @@ fn gemm_blocks(c: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, alpha
     rayon::join(|| gemm_blocks(c0, a0, b, alpha, accum, depth - 1), || gemm_blocks(c1, a1, b, alpha, accum, depth - 1));
 }
 
-/// Which sequential f32 GEMM runs the row blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Engine {
-    /// `simd::sgemm`, this crate's AVX-512 kernel (the default on AVX-512 CPUs).
-    Own,
-    /// faer's run-time-dispatched GEMM (every other CPU, or `RMBENCH_GEMM=faer`).
-    Faer,
-}
-
-impl Engine {
-    /// Lower-case name, as in bench ids.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Own => "own",
-            Engine::Faer => "faer",
-        }
-    }
-}
-
-static ENGINE: AtomicU8 = AtomicU8::new(0);
-
-/// The engine [`gemm`] uses: [`Engine::Own`] where `simd::sgemm` is available, unless the
-/// environment variable `RMBENCH_GEMM` is `faer` (read once) or [`set_engine`] chose faer.
-pub fn engine() -> Engine {
-    let v = match ENGINE.load(Relaxed) {
-        0 => {
-            let faer = std::env::var("RMBENCH_GEMM").is_ok_and(|v| v == "faer");
-            let v = if faer { 2 } else { 1 };
-            ENGINE.store(v, Relaxed);
-            v
-        }
-        v => v,
-    };
-    if v == 1 && sgemm::available() {
-        Engine::Own
-    } else {
-        Engine::Faer
-    }
-}
-
-/// Chooses the engine for the whole process (benches compare the two).
-pub fn set_engine(e: Engine) {
-    ENGINE.store(if e == Engine::Own { 1 } else { 2 }, Relaxed);
-}
-
-/// [`gemm_blocks`] with `simd::sgemm`: C's rows `r0..r0 + c.len()/n` in parallel halves.
-#[allow(clippy::too_many_arguments)]
-fn own_blocks(
-    c: &mut [f32],
-    n: usize,
-    k: usize,
-    a: Operand<'_>,
-    r0: usize,
-    b: Operand<'_>,
-    alpha: f32,
-    acc: bool,
-    depth: u32,
-) {
-    let m = c.len() / n;
-    if depth == 0 || m < 64 {
-        let t = Instant::now();
-        sgemm::gemm(c, m, n, k, sgemm::Lhs::rows_of(a, r0), b, alpha, acc);
-        GEMM_THREAD_NS.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
-        GEMM_FLOPS.fetch_add(2 * m as u64 * n as u64 * k as u64, Relaxed);
-        return;
-    }
-    let mid = (m / 2).next_multiple_of(sgemm::MR).min(m);
-    let (c0, c1) = c.split_at_mut(mid * n);
-    rayon::join(
-        || own_blocks(c0, n, k, a, r0, b, alpha, acc, depth - 1),
-        || own_blocks(c1, n, k, a, r0 + mid, b, alpha, acc, depth - 1),
-    );
-}
-
 /// C (m × n, row-major) ← α·A·B, or C += α·A·B when `accumulate`.
 pub fn gemm(c: &mut [f32], m: usize, n: usize, a: Operand<'_>, b: Operand<'_>, alpha: f32, accumulate: bool) {
     gemm_on(c, m, n, a, b, alpha, accumulate, true)
@@ -192,16 +116,13 @@ fn gemm_on(c: &mut [f32], m: usize, n: usize, a: Operand<'_>, b: Operand<'_>, al
         return;
     }
     let k = av.ncols();
+    let cv = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
+    let accum = if accumulate { Accum::Add } else { Accum::Replace };
     let depth = if par && parallel_worth_it(2 * m * n * k) {
         rayon::current_num_threads().next_power_of_two().trailing_zeros()
     } else {
         0
     };
-    if engine() == Engine::Own {
-        return own_blocks(&mut c[..m * n], n, k, a, 0, b, alpha, accumulate, depth);
-    }
-    let cv = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
-    let accum = if accumulate { Accum::Add } else { Accum::Replace };
     gemm_blocks(cv, av, bv, alpha, accum, depth);
 }
 

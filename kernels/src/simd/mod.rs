@@ -9,7 +9,6 @@ pub mod bf16;
 pub mod fp16;
 pub mod i16;
 pub mod math;
-pub mod sgemm;
 #[macro_use]
 mod rows;
 mod logadd;

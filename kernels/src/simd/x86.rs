@@ -349,35 +349,3 @@ pub(crate) unsafe fn transpose8(v: [__m256; 8]) -> [__m256; 8] {
         _mm256_permute2f128_ps::<0x31>(u3, u7),
     ]
 }
-
-/// The 16 × 16 transpose of 32-bit lanes: `out[c]` lane i = `x[i]` lane c (32- and 64-bit
-/// unpacks, then two rounds of 128-bit lane shuffles).
-#[inline]
-#[target_feature(enable = "avx512f")]
-pub(crate) fn transpose16(x: &[__m512i; 16]) -> [__m512i; 16] {
-    let mut t = [_mm512_setzero_si512(); 16];
-    for i in 0..8 {
-        t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
-    }
-    // u[4q + j]: per 128-bit lane ℓ, column 4ℓ + j of source rows 4q..4q+4.
-    let mut u = [_mm512_setzero_si512(); 16];
-    for q in 0..4 {
-        u[4 * q] = _mm512_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
-        u[4 * q + 1] = _mm512_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
-        u[4 * q + 2] = _mm512_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
-        u[4 * q + 3] = _mm512_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
-    }
-    let mut out = [_mm512_setzero_si512(); 16];
-    for j in 0..4 {
-        let va = _mm512_shuffle_i32x4::<0x88>(u[j], u[4 + j]);
-        let vb = _mm512_shuffle_i32x4::<0xDD>(u[j], u[4 + j]);
-        let vc = _mm512_shuffle_i32x4::<0x88>(u[8 + j], u[12 + j]);
-        let vd = _mm512_shuffle_i32x4::<0xDD>(u[8 + j], u[12 + j]);
-        out[j] = _mm512_shuffle_i32x4::<0x88>(va, vc);
-        out[4 + j] = _mm512_shuffle_i32x4::<0x88>(vb, vd);
-        out[8 + j] = _mm512_shuffle_i32x4::<0xDD>(va, vc);
-        out[12 + j] = _mm512_shuffle_i32x4::<0xDD>(vb, vd);
-    }
-    out
-}

@@ -309,7 +309,7 @@ pub(super) unsafe fn transpose_pairs(
                         *xi = _mm512_maskz_loadu_epi32(rmask, p);
                     }
                 }
-                let cols = crate::simd::x86::transpose16(&x);
+                let cols = super::x86::transpose16(&x);
                 for (c, v) in cols.into_iter().enumerate() {
                     _mm512_storeu_si512(ap.as_mut_ptr().add((r0 + c) * k2p + kk0) as *mut _, v);
                 }
