@@ -3,12 +3,13 @@
 # ggis-basic and ggis-advanced for STEPS steps (default 3000; exact rm, 50× dearer per step, for
 # STEPS_RM = 600), then the test NLL with log Z by AIS (standard error reported), the time and peak
 # memory of one training step from `rmbench step-bench`, and 64 model samples (100 Gibbs sweeps
-# from uniform, at β = 1 and β = 4) drawn as grids. One JSON line per run in results/reproduction/mnist.jsonl.
+# from uniform, at β = 1 and β = 4) drawn as grids. One JSON line per run in $OUT/mnist.jsonl
+# (OUT defaults to results/reproduction; WORK, the models and curves, to out/mnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${STEPS:-3000}
-out=results/reproduction
-work=out/mnist
+out=${OUT:-results/reproduction}
+work=${WORK:-out/mnist}
 mkdir -p "$work"
 cargo build --release -q -p rmbench-harness
 bin=target/release/rmbench
