@@ -211,7 +211,12 @@ fn x3_pack_home(c: &mut Criterion) {
     pin(None);
 }
 
-/// Pins the calling thread to one core, or lets it run on all of them again.
+/// Pins the calling thread to one core, or lets it run on all of them again (Linux only).
+#[cfg(not(target_os = "linux"))]
+fn pin(_core: Option<usize>) {}
+
+/// Pins the calling thread to one core, or lets it run on all of them again (Linux only).
+#[cfg(target_os = "linux")]
 fn pin(core: Option<usize>) {
     // SAFETY: a zeroed cpu_set_t is valid; sched_setaffinity reads `size_of` bytes of it.
     unsafe {
